@@ -1,0 +1,144 @@
+/// Whether a device has a live session.
+public enum PresenceState: String, Sendable, Codable {
+    case online
+    case offline
+}
+
+/// Why a device's presence last changed.
+public enum PresenceReason: String, Sendable, Codable {
+    /// Online: the device registered.
+    case registered
+    /// Online: a newer session of the same device took over (the older one was closed with 4009).
+    case replaced
+    /// Offline: the session closed.
+    case closed
+    /// Offline: the device answered nothing for 3 heartbeat intervals.
+    case heartbeatTimeout = "heartbeat_timeout"
+    /// Offline: the hub shut down.
+    case shutdown
+    /// Offline: the device sent data without a session (e.g. `POST /api/telemetry`) and never registered.
+    case noSession = "no_session"
+}
+
+/// A session of a device, numbered by the hub.
+public typealias SessionID = UInt64
+
+/// What the hub knows about one device.
+public struct DeviceRecord: Equatable, Sendable {
+    public var device: String
+    public var kind: String
+    public var rooms: [String]
+    public var meta: JSONObject
+    public var state: PresenceState
+    /// When `state` last changed (Unix ms).
+    public var since: Int64
+    public var reason: PresenceReason
+    /// The current session, while online.
+    public var session: SessionID?
+    /// How the device is connected: `ws`, `http` (or `mqtt` later).
+    public var transport: String
+    /// First time the hub heard of the device (Unix ms).
+    public var firstSeen: Int64
+    /// Last message from the device (Unix ms).
+    public var lastSeen: Int64
+}
+
+/// A change of a device's presence.
+public struct PresenceEvent: Equatable, Sendable {
+    public var device: String
+    public var state: PresenceState
+    public var reason: PresenceReason
+    public var ts: Int64
+}
+
+/// The result of a registration.
+public struct RegistrationOutcome: Equatable, Sendable {
+    /// The session that was replaced and must be closed with 4009, if any.
+    public var replacedSession: SessionID?
+    /// The presence change to announce.
+    public var event: PresenceEvent
+}
+
+/// Devices, their metadata and their presence (online/offline with since and reason).
+///
+/// Pure: every change takes `now`. The hub owns one behind a lock.
+public struct DeviceRegistry: Sendable {
+    private var records: [String: DeviceRecord] = [:]
+
+    /// Creates an empty registry.
+    public init() {}
+
+    /// Number of devices known.
+    public var count: Int { records.count }
+
+    /// Number of devices online.
+    public var onlineCount: Int { records.values.lazy.filter { $0.state == .online }.count }
+
+    /// One device.
+    public subscript(device: String) -> DeviceRecord? { records[device] }
+
+    /// All devices sorted by id.
+    public var all: [DeviceRecord] { records.values.sorted { $0.device < $1.device } }
+
+    /// Records a registration by `session`; a previous live session of the same device is reported for closing.
+    public mutating func register(
+        _ message: DeviceMessage.Register, session: SessionID, transport: String, now: Int64
+    ) -> RegistrationOutcome {
+        let previous = records[message.device]
+        let replaced = previous?.state == .online ? previous?.session : nil
+        let reason: PresenceReason = replaced == nil ? .registered : .replaced
+        records[message.device] = DeviceRecord(
+            device: message.device,
+            kind: message.kind,
+            rooms: message.rooms,
+            meta: message.meta,
+            state: .online,
+            since: now,
+            reason: reason,
+            session: session,
+            transport: transport,
+            firstSeen: previous?.firstSeen ?? now,
+            lastSeen: now
+        )
+        return RegistrationOutcome(
+            replacedSession: replaced == session ? nil : replaced,
+            event: PresenceEvent(device: message.device, state: .online, reason: reason, ts: now))
+    }
+
+    /// Marks the device offline when `session` is still its current session; nil when nothing changed.
+    public mutating func sessionEnded(device: String, session: SessionID, reason: PresenceReason, now: Int64)
+        -> PresenceEvent?
+    {
+        guard var record = records[device], record.session == session, record.state == .online else { return nil }
+        record.state = .offline
+        record.since = now
+        record.reason = reason
+        record.session = nil
+        records[device] = record
+        return PresenceEvent(device: device, state: .offline, reason: reason, ts: now)
+    }
+
+    /// Notes that a device sent data; creates an offline record for a device that never registered.
+    public mutating func touch(device: String, transport: String, now: Int64) {
+        if records[device] != nil {
+            records[device]!.lastSeen = now
+            return
+        }
+        records[device] = DeviceRecord(
+            device: device, kind: "generic", rooms: [], meta: JSONObject(), state: .offline, since: now,
+            reason: .noSession, session: nil, transport: transport, firstSeen: now, lastSeen: now)
+    }
+
+    /// Marks every online device offline (hub shutdown) and returns the events.
+    public mutating func allOffline(reason: PresenceReason, now: Int64) -> [PresenceEvent] {
+        var events: [PresenceEvent] = []
+        for (device, record) in records where record.state == .online {
+            if let session = record.session,
+                let event = sessionEnded(device: device, session: session, reason: reason, now: now)
+            {
+                events.append(event)
+            }
+        }
+        return events
+    }
+}

@@ -1,0 +1,136 @@
+/// What ``SeriesStore/ingest(device:samples:now:)`` did.
+public struct IngestResult: Equatable, Sendable {
+    /// Samples stored (appended, inserted or replacing a value).
+    public var accepted = 0
+    /// Samples dropped because they were too late.
+    public var droppedLate = 0
+    /// Series created by this ingest, in the order they appeared.
+    public var newSeries: [SeriesKey] = []
+
+    /// Creates an empty result.
+    public init() {}
+}
+
+/// The in-memory time-series store: one ``SeriesRing`` per series plus an index for selector queries.
+///
+/// A value type with no clock of its own: callers pass `now` (Unix milliseconds) for receive-time stamping and
+/// the future-skew check.
+public struct SeriesStore: Sendable {
+    /// The configuration in force.
+    public let configuration: StoreConfiguration
+    /// device → metric → ring.
+    private var devices: [String: [String: SeriesRing]] = [:]
+    /// metric → devices having it, so `*/temp` needs no scan of all devices.
+    private var devicesByMetric: [String: Set<String>] = [:]
+    /// Number of series held.
+    public private(set) var seriesCount = 0
+    /// Samples held in all rings.
+    public private(set) var sampleCount = 0
+
+    /// Creates an empty store.
+    public init(configuration: StoreConfiguration = StoreConfiguration()) {
+        self.configuration = configuration
+    }
+
+    /// Validates and stores one message's samples for `device`, all or nothing.
+    ///
+    /// Throws `invalid_message` when a timestamp is further in the future than `maxFutureSkewMs`, and `too_large`
+    /// when the message would give the device more than `maxSeriesPerDevice` series. Samples without `ts` get `now`.
+    public mutating func ingest(device: String, samples: [MetricSample], now: Int64) throws(ProtocolError)
+        -> IngestResult
+    {
+        let horizon = now &+ configuration.maxFutureSkewMs
+        let existing = devices[device]
+        var newMetrics = 0
+        for (index, sample) in samples.enumerated() {
+            if let ts = sample.ts, ts > horizon {
+                throw .invalidMessage(
+                    "sample '\(sample.metric)' has ts \(ts), more than \(configuration.maxFutureSkewMs) ms ahead of the hub's clock"
+                )
+            }
+            if existing?[sample.metric] == nil,
+                !samples[..<index].contains(where: { $0.metric == sample.metric })
+            {
+                newMetrics += 1
+            }
+        }
+        let held = existing?.count ?? 0
+        if newMetrics > 0, held + newMetrics > configuration.maxSeriesPerDevice {
+            throw .tooLarge(
+                "device '\(device)' would have \(held + newMetrics) series; the limit is \(configuration.maxSeriesPerDevice)"
+            )
+        }
+        var result = IngestResult()
+        let capacity = configuration.ringCapacity
+        let tolerance = configuration.lateToleranceMs
+        var rings = devices.removeValue(forKey: device) ?? [:]
+        for sample in samples {
+            let stored = Sample(ts: sample.ts ?? now, value: sample.value)
+            let outcome: AppendOutcome
+            if rings[sample.metric] == nil {
+                rings[sample.metric] = SeriesRing(capacity: capacity)
+                devicesByMetric[sample.metric, default: []].insert(device)
+                seriesCount += 1
+                result.newSeries.append(SeriesKey(device: device, metric: sample.metric))
+            }
+            let before = rings[sample.metric]!.count
+            outcome = rings[sample.metric]!.append(stored, lateToleranceMs: tolerance)
+            sampleCount += rings[sample.metric]!.count - before
+            if outcome == .droppedLate { result.droppedLate += 1 } else { result.accepted += 1 }
+        }
+        devices[device] = rings
+        return result
+    }
+
+    /// The ring of one series.
+    public func ring(_ key: SeriesKey) -> SeriesRing? {
+        devices[key.device]?[key.metric]
+    }
+
+    /// The newest sample of one series.
+    public func latest(_ key: SeriesKey) -> Sample? {
+        ring(key)?.latest
+    }
+
+    /// Samples of one series with `from <= ts <= to`, oldest first, at most `limit` (the newest when cut).
+    public func range(_ key: SeriesKey, from: Int64, to: Int64, limit: Int = .max) -> [Sample]? {
+        ring(key)?.range(from: from, to: to, limit: limit)
+    }
+
+    /// Whether the store holds `key`.
+    public func contains(_ key: SeriesKey) -> Bool {
+        devices[key.device]?[key.metric] != nil
+    }
+
+    /// The metric names of one device, sorted.
+    public func metrics(of device: String) -> [String] {
+        (devices[device].map { Array($0.keys) } ?? []).sorted()
+    }
+
+    /// Every series matching `selector`, sorted, found through the index (no sample is looked at).
+    public func series(matching selector: SeriesSelector) -> [SeriesKey] {
+        var keys: [SeriesKey] = []
+        if selector.device.isLiteral {
+            guard let metrics = devices[selector.device.text] else { return [] }
+            if selector.metric.isLiteral {
+                if metrics[selector.metric.text] != nil { keys.append(SeriesKey(device: selector.device.text, metric: selector.metric.text)) }
+            } else {
+                for metric in metrics.keys where selector.metric.matches(metric) {
+                    keys.append(SeriesKey(device: selector.device.text, metric: metric))
+                }
+            }
+        } else if selector.metric.isLiteral {
+            for device in devicesByMetric[selector.metric.text] ?? [] where selector.device.matches(device) {
+                keys.append(SeriesKey(device: device, metric: selector.metric.text))
+            }
+        } else {
+            for (device, metrics) in devices where selector.device.matches(device) {
+                for metric in metrics.keys where selector.metric.matches(metric) {
+                    keys.append(SeriesKey(device: device, metric: metric))
+                }
+            }
+        }
+        keys.sort()
+        return keys
+    }
+}

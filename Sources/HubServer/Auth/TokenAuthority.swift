@@ -1,0 +1,105 @@
+import Foundation
+import HubCore
+import JWTKit
+
+/// The claims of a hub token.
+struct HubClaims: JWTPayload {
+    var sub: SubjectClaim
+    var exp: ExpirationClaim
+    var iat: IssuedAtClaim
+    /// The role name.
+    var role: String
+    /// For device tokens: the device-id pattern the token may act as.
+    var dev: String?
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+    }
+}
+
+/// Issues and checks HS256 tokens with roles.
+///
+/// The secret comes from (in order) the `TELEMETRYHUB_SECRET` environment variable, the configuration, or
+/// `<data_dir>/secret`, which is generated with mode 0600 on first start.
+public actor TokenAuthority {
+    private let keys = JWTKeyCollection()
+
+    /// Creates an authority with a known secret.
+    public init(secret: String) async {
+        await keys.add(hmac: HMACKey(from: Array(secret.utf8)), digestAlgorithm: .sha256)
+    }
+
+    /// Creates an authority with the secret found (or generated) for `configuration`.
+    public init(configuration: HubConfiguration) async throws {
+        let secret = try Self.secret(configuration: configuration)
+        await self.init(secret: secret)
+    }
+
+    /// Signs a token.
+    /// - Parameters:
+    ///   - role: the role granted.
+    ///   - subject: who the token is for (a user or device name).
+    ///   - devicePattern: for device tokens, the device ids it may act as (`thermo-*`); nil for any.
+    ///   - ttl: how long the token is valid, in seconds.
+    public func issue(role: Role, subject: String, devicePattern: String? = nil, ttl: TimeInterval) async throws
+        -> String
+    {
+        let now = Date()
+        let claims = HubClaims(
+            sub: SubjectClaim(value: subject), exp: ExpirationClaim(value: now.addingTimeInterval(ttl)),
+            iat: IssuedAtClaim(value: now), role: role.rawValue, dev: devicePattern)
+        return try await keys.sign(claims)
+    }
+
+    /// Checks a token and returns who it speaks for; throws `unauthorized` when it is invalid or expired.
+    public func verify(_ token: String) async throws(ProtocolError) -> Principal {
+        let claims: HubClaims
+        do {
+            claims = try await keys.verify(token, as: HubClaims.self)
+        } catch let error as JWTError where error.errorType == .claimVerificationFailure {
+            throw .unauthorized("token expired")
+        } catch {
+            throw .unauthorized("invalid token")
+        }
+        guard let role = Role(rawValue: claims.role) else { throw .unauthorized("token has an unknown role") }
+        return Principal(subject: claims.sub.value, role: role, devicePattern: claims.dev.map(GlobPattern.init))
+    }
+
+    /// The secret for `configuration`, creating `<data_dir>/secret` (mode 0600) when none exists yet.
+    public static func secret(configuration: HubConfiguration) throws -> String {
+        if let fromEnvironment = ProcessInfo.processInfo.environment["TELEMETRYHUB_SECRET"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        if !configuration.auth.secret.isEmpty { return configuration.auth.secret }
+        let manager = FileManager.default
+        let path = (configuration.dataDir as NSString).appendingPathComponent("secret")
+        if let data = manager.contents(atPath: path), let text = String(data: data, encoding: .utf8) {
+            let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if secret.count >= 32 { return secret }
+        }
+        try manager.createDirectory(atPath: configuration.dataDir, withIntermediateDirectories: true)
+        var generator = SystemRandomNumberGenerator()
+        let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }
+            .joined()
+        guard manager.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else {
+            throw ConfigurationError(message: "cannot write the token secret to \(path)")
+        }
+        try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        return secret
+    }
+}
+
+/// Parses durations such as `500ms`, `30s`, `15m`, `24h`, `7d` (a bare number means seconds).
+public enum DurationText {
+    /// The duration in seconds, or nil when the text is not a duration.
+    public static func seconds(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let number = Double(text.dropLast(suffix.count)), number >= 0, number.isFinite else { return nil }
+            return number * scale
+        }
+        guard let number = Double(text), number >= 0, number.isFinite else { return nil }
+        return number
+    }
+}

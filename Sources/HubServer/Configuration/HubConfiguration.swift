@@ -1,0 +1,157 @@
+import Foundation
+import HubCore
+
+/// Everything the hub can be told at start; every field has a default.
+///
+/// Loaded from a JSON file (`serve --config FILE`) whose keys are the snake_case names of these fields; keys left
+/// out keep their defaults, unknown keys are an error.
+public struct HubConfiguration: Codable, Sendable, Equatable {
+    /// Address to listen on (default `127.0.0.1`).
+    public var host = "127.0.0.1"
+    /// Port to listen on (default 8080; 0 picks a free port).
+    public var port = 8080
+    /// Where the hub keeps its secret and data (default `.telemetryhub`).
+    public var dataDir = ".telemetryhub"
+    /// Folder served at `/` (default `Dashboards`).
+    public var dashboardsDir = "Dashboards"
+    /// Heartbeat interval announced to devices; silent for 3 of these means offline (default 15 s).
+    public var heartbeatMs: Int64 = 15_000
+    /// Authentication settings.
+    public var auth = AuthConfiguration()
+    /// Limits on connections and messages.
+    public var limits = LimitsConfiguration()
+    /// The in-memory series store.
+    public var store = StoreConfiguration()
+    /// Serve the `/ws/echo` route used by the WebSocket conformance suite (default off).
+    public var conformanceEcho = false
+
+    /// Creates the default configuration.
+    public init() {}
+
+    /// Authentication settings.
+    public struct AuthConfiguration: Codable, Sendable, Equatable {
+        /// Require tokens (default true). `serve --no-auth` turns this off.
+        public var enabled = true
+        /// Origins allowed on WebSocket upgrades besides same-origin and requests without `Origin`; `*` allows any.
+        public var allowedOrigins: [String] = []
+        /// Serve `/metrics` without a token (default false).
+        public var metricsOpen = false
+        /// The HS256 secret; when empty it is read from (or generated into) `<data_dir>/secret` with mode 0600.
+        /// The `TELEMETRYHUB_SECRET` environment variable overrides both.
+        public var secret = ""
+
+        public init() {}
+    }
+
+    /// Limits; each is enforced per connection unless it says otherwise.
+    public struct LimitsConfiguration: Codable, Sendable, Equatable {
+        /// Largest WebSocket frame or message in bytes (default 1 MiB); larger closes with 1009.
+        public var maxFrameBytes = 1 << 20
+        /// Most messages in one batch frame (default 1,000).
+        public var maxBatchMessages = 1_000
+        /// Most samples in one telemetry message (default 10,000).
+        public var maxSamplesPerMessage = 10_000
+        /// Messages per second allowed on one connection (default 1,000) ...
+        public var messagesPerSecond: Double = 1_000
+        /// ... with bursts up to this many (default 2,000); over it a message is answered with `rate_limited`.
+        public var messageBurst: Double = 2_000
+        /// Most concurrent WebSocket connections on the hub (default 15,000); more get HTTP 503.
+        public var maxConnections = 15_000
+        /// Consecutive bad messages after which the connection is closed with 4000 (default 10).
+        public var maxConsecutiveErrors = 10
+        /// Largest HTTP request body in bytes (default 1 MiB).
+        public var maxBodyBytes = 1 << 20
+
+        public init() {}
+    }
+
+    /// Problems that make the configuration unusable, as `field: problem` lines.
+    public func problems() -> [String] {
+        var problems: [String] = []
+        if !(0...65_535).contains(port) { problems.append("port: must be 0...65535") }
+        if heartbeatMs < 10 { problems.append("heartbeat_ms: must be at least 10") }
+        if store.ringCapacity < 1 { problems.append("store.ring_capacity: must be positive") }
+        if store.maxSeriesPerDevice < 1 { problems.append("store.max_series_per_device: must be positive") }
+        if limits.maxFrameBytes < 1_024 { problems.append("limits.max_frame_bytes: must be at least 1024") }
+        if limits.maxBatchMessages < 1 { problems.append("limits.max_batch_messages: must be positive") }
+        if limits.maxSamplesPerMessage < 1 { problems.append("limits.max_samples_per_message: must be positive") }
+        if !(limits.messagesPerSecond > 0) { problems.append("limits.messages_per_second: must be positive") }
+        if limits.messageBurst < 1 { problems.append("limits.message_burst: must be at least 1") }
+        if limits.maxConnections < 1 { problems.append("limits.max_connections: must be positive") }
+        if limits.maxConsecutiveErrors < 1 { problems.append("limits.max_consecutive_errors: must be positive") }
+        return problems
+    }
+
+    /// Loads a configuration: the defaults with the JSON file's keys laid over them.
+    public static func load(jsonFile path: String) throws -> HubConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(message: "cannot read configuration file \(path)")
+        }
+        return try load(json: data, source: path)
+    }
+
+    /// Loads a configuration from JSON text; `source` names it in errors.
+    public static func load(json data: Data, source: String = "configuration") throws -> HubConfiguration {
+        let overrides: Any
+        do {
+            overrides = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw ConfigurationError(message: "\(source) is not valid JSON: \(error.localizedDescription)")
+        }
+        guard let overrideObject = overrides as? [String: Any] else {
+            throw ConfigurationError(message: "\(source) must hold a JSON object")
+        }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let defaults = try JSONSerialization.jsonObject(with: encoder.encode(HubConfiguration())) as! [String: Any]
+        let merged = try merge(overrideObject, into: defaults, path: "")
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let configuration: HubConfiguration
+        do {
+            configuration = try decoder.decode(
+                HubConfiguration.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw ConfigurationError(message: "\(source): \(Self.path(context.codingPath)) must be \(type)")
+        } catch {
+            throw ConfigurationError(message: "\(source): \(error)")
+        }
+        let problems = configuration.problems()
+        guard problems.isEmpty else {
+            throw ConfigurationError(message: "\(source): " + problems.joined(separator: "; "))
+        }
+        return configuration
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.stringValue }.joined(separator: ".")
+    }
+
+    private static func merge(_ overrides: [String: Any], into defaults: [String: Any], path: String) throws
+        -> [String: Any]
+    {
+        var result = defaults
+        for (key, value) in overrides {
+            let fullKey = path.isEmpty ? key : "\(path).\(key)"
+            guard let current = defaults[key] else {
+                throw ConfigurationError(message: "unknown configuration key '\(fullKey)'")
+            }
+            if let nestedDefaults = current as? [String: Any] {
+                guard let nested = value as? [String: Any] else {
+                    throw ConfigurationError(message: "'\(fullKey)' must be an object")
+                }
+                result[key] = try merge(nested, into: nestedDefaults, path: fullKey)
+            } else {
+                result[key] = value
+            }
+        }
+        return result
+    }
+}
+
+/// A configuration that cannot be used, with a message naming the field.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    /// What is wrong.
+    public let message: String
+    public var description: String { message }
+}

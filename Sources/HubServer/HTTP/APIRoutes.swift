@@ -1,0 +1,284 @@
+import HTTPTypes
+import HubCore
+import Hummingbird
+import NIOCore
+
+/// The HTTP API under `/api`, `/healthz` and `/metrics`.
+struct APIRoutes: Sendable {
+    let hub: Hub
+    let authenticator: Authenticator
+
+    func register(on router: Router<HubRequestContext>) {
+        router.get("healthz") { _, _ in health() }
+        router.get("metrics") { request, _ -> Response in
+            if !hub.configuration.auth.metricsOpen {
+                _ = try await authenticator.principal(for: request, requiring: .viewer)
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: hub.metrics.render())))
+        }
+        let viewer = router.group("api").add(middleware: AuthMiddleware(authenticator: authenticator, role: .viewer))
+        viewer.get("devices") { _, _ in devices() }
+        viewer.get("devices/:id") { _, context in try device(context.parameters.require("id")) }
+        viewer.get("series") { request, _ in try seriesList(request) }
+        viewer.get("series/:device/:metric") { request, context in
+            try seriesPoints(
+                request, device: context.parameters.require("device"), metric: context.parameters.require("metric"))
+        }
+        router.group("api/telemetry")
+            .add(middleware: AuthMiddleware(authenticator: authenticator, role: .device))
+            .post { request, context in try await postTelemetry(request, context: context) }
+    }
+
+    private func health() -> Response {
+        let (devices, online, series) = hub.read { store, registry in
+            (registry.count, registry.onlineCount, store.seriesCount)
+        }
+        return JSONResponse.make { json in
+            json.raw("{\"status\":\"ok\",\"version\":")
+            json.string(TelemetryHubVersion.current)
+            json.raw(",\"uptime_ms\":")
+            json.int(hub.now - hub.startedAt)
+            json.raw(",\"devices\":")
+            json.int(Int64(devices))
+            json.raw(",\"online\":")
+            json.int(Int64(online))
+            json.raw(",\"series\":")
+            json.int(Int64(series))
+            json.raw(",\"connections\":")
+            json.int(Int64(hub.sessions.count))
+            json.raw(",\"auth\":")
+            json.bool(hub.authority != nil)
+            json.raw("}")
+        }
+    }
+
+    private func devices() -> Response {
+        let records = hub.read { store, registry in
+            registry.all.map { ($0, store.metrics(of: $0.device).count) }
+        }
+        return JSONResponse.make { json in
+            json.raw("{\"devices\":[")
+            for (index, (record, seriesCount)) in records.enumerated() {
+                if index > 0 { json.raw(",") }
+                Self.write(record, seriesCount: seriesCount, to: &json)
+                json.raw("}")
+            }
+            json.raw("]}")
+        }
+    }
+
+    private func device(_ id: String) throws -> Response {
+        let found = hub.read { store, registry -> (DeviceRecord, [(String, Sample?)])? in
+            guard let record = registry[id] else { return nil }
+            let metrics = store.metrics(of: id).map { ($0, store.latest(SeriesKey(device: id, metric: $0))) }
+            return (record, metrics)
+        }
+        guard let (record, metrics) = found else { throw HubHTTPError(.notFound("no device '\(id)'")) }
+        return JSONResponse.make { json in
+            json.raw("{\"device\":{")
+            Self.write(record, seriesCount: metrics.count, to: &json, open: false)
+            json.raw(",\"metrics\":{")
+            for (index, (metric, latest)) in metrics.enumerated() {
+                if index > 0 { json.raw(",") }
+                json.key(metric)
+                Self.writePoint(latest, to: &json)
+            }
+            json.raw("}}}")
+        }
+    }
+
+    static func write(_ record: DeviceRecord, seriesCount: Int, to json: inout JSONWriter, open: Bool = true) {
+        if open { json.raw("{") }
+        json.raw("\"device\":")
+        json.string(record.device)
+        json.raw(",\"kind\":")
+        json.string(record.kind)
+        json.raw(",\"rooms\":")
+        json.value(.array(record.rooms.map(JSONValue.string)))
+        json.raw(",\"meta\":")
+        json.value(.object(record.meta))
+        json.raw(",\"state\":")
+        json.string(record.state.rawValue)
+        json.raw(",\"since\":")
+        json.int(record.since)
+        json.raw(",\"reason\":")
+        json.string(record.reason.rawValue)
+        json.raw(",\"transport\":")
+        json.string(record.transport)
+        json.raw(",\"first_seen\":")
+        json.int(record.firstSeen)
+        json.raw(",\"last_seen\":")
+        json.int(record.lastSeen)
+        json.raw(",\"series\":")
+        json.int(Int64(seriesCount))
+    }
+
+    private static func writePoint(_ sample: Sample?, to json: inout JSONWriter) {
+        guard let sample else {
+            json.raw("null")
+            return
+        }
+        json.raw("[")
+        json.int(sample.ts)
+        json.raw(",")
+        json.number(sample.value)
+        json.raw("]")
+    }
+
+    private func seriesList(_ request: Request) throws -> Response {
+        let text = request.uri.queryParameters.get("match") ?? "*/*"
+        let selector: SeriesSelector
+        do { selector = try SeriesSelector(parsing: text) } catch { throw HubHTTPError(error) }
+        let limit = try Self.integer(request, "limit") ?? 10_000
+        let found = hub.read { store, _ in
+            store.series(matching: selector).prefix(Int(limit)).map { ($0, store.latest($0)) }
+        }
+        return JSONResponse.make { json in
+            json.raw("{\"match\":")
+            json.string(text)
+            json.raw(",\"series\":[")
+            for (index, (key, latest)) in found.enumerated() {
+                if index > 0 { json.raw(",") }
+                json.raw("{\"series\":")
+                json.string(key.description)
+                json.raw(",\"latest\":")
+                Self.writePoint(latest, to: &json)
+                json.raw("}")
+            }
+            json.raw("]}")
+        }
+    }
+
+    private func seriesPoints(_ request: Request, device: String, metric: String) throws -> Response {
+        guard Names.isValidName(device), Names.isValidName(metric) else {
+            throw HubHTTPError(.invalidMessage("device and metric must match [A-Za-z0-9._:-]{1,128}"))
+        }
+        let key = SeriesKey(device: device, metric: metric)
+        let from = try Self.integer(request, "from") ?? 0
+        let to = try Self.integer(request, "to") ?? .max
+        let limit = try Self.integer(request, "limit") ?? 100_000
+        let step = try Self.integer(request, "step")
+        guard from <= to else { throw HubHTTPError(.invalidMessage("'from' (\(from)) is after 'to' (\(to))")) }
+        guard limit > 0 else { throw HubHTTPError(.invalidMessage("'limit' must be positive")) }
+        if let step, step <= 0 { throw HubHTTPError(.invalidMessage("'step' must be a positive number of ms")) }
+        let samples = hub.read { store, _ in
+            store.range(key, from: from, to: to, limit: step == nil ? Int(limit) : .max)
+        }
+        guard let samples else { throw HubHTTPError(.notFound("no series '\(key)'")) }
+        return JSONResponse.make { json in
+            json.raw("{\"series\":")
+            json.string(key.description)
+            if let step {
+                json.raw(",\"step\":")
+                json.int(step)
+                json.raw(",\"points\":[")
+                let points = Rollup.buckets(samples, stepMs: step).suffix(Int(limit))
+                for (index, point) in points.enumerated() {
+                    if index > 0 { json.raw(",") }
+                    json.raw("[")
+                    json.int(point.ts)
+                    for value in [point.min, point.max, point.avg] {
+                        json.raw(",")
+                        json.number(value)
+                    }
+                    json.raw(",")
+                    json.int(Int64(point.count))
+                    json.raw("]")
+                }
+            } else {
+                json.raw(",\"points\":[")
+                for (index, sample) in samples.enumerated() {
+                    if index > 0 { json.raw(",") }
+                    Self.writePoint(sample, to: &json)
+                }
+            }
+            json.raw("]}")
+        }
+    }
+
+    private func postTelemetry(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: hub.configuration.limits.maxBodyBytes)
+        } catch {
+            throw HubHTTPError(.tooLarge("body over \(hub.configuration.limits.maxBodyBytes) bytes"))
+        }
+        let decoder = DeviceMessageDecoder(
+            limits: DecoderLimits(
+                maxBatchMessages: hub.configuration.limits.maxBatchMessages,
+                maxSamplesPerMessage: hub.configuration.limits.maxSamplesPerMessage))
+        let telemetry: DeviceMessage.Telemetry
+        do {
+            let document = try JSONParser.parse(buffer.readableBytesView)
+            guard case .object(let object) = document else {
+                throw ProtocolError.invalidMessage("the body must be a JSON object")
+            }
+            if let type = object["type"], type != .string("telemetry") {
+                throw ProtocolError.invalidMessage("'type' must be 'telemetry' when given")
+            }
+            telemetry = try decoder.decodeTelemetry(object, id: nil)
+        } catch let error as ProtocolError {
+            hub.metrics.error(error.code)
+            throw HubHTTPError(error)
+        }
+        guard let device = telemetry.device else {
+            throw HubHTTPError(.invalidMessage("missing field 'device'"))
+        }
+        let principal = context.principal ?? .unrestricted
+        guard principal.mayActAs(device: device) else {
+            throw HubHTTPError(.forbidden("this token may not send data for device '\(device)'"))
+        }
+        do {
+            let result = try hub.ingest(device: device, samples: telemetry.samples, transport: "http")
+            return JSONResponse.make(.accepted) { json in
+                json.raw("{\"accepted\":")
+                json.int(Int64(result.accepted))
+                json.raw("}")
+            }
+        } catch {
+            hub.metrics.error(error.code)
+            throw HubHTTPError(error)
+        }
+    }
+
+    static func integer(_ request: Request, _ name: String) throws -> Int64? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = Int64(text) else {
+            throw HubHTTPError(.invalidMessage("'\(name)' must be an integer, got '\(text.prefix(40))'"))
+        }
+        return value
+    }
+}
+
+/// Turns Hummingbird's own errors (unknown route, body too large) into the hub's JSON error shape.
+struct JSONErrorMiddleware: RouterMiddleware {
+    typealias Context = HubRequestContext
+
+    func handle(
+        _ request: Request, context: HubRequestContext,
+        next: (Request, HubRequestContext) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HubHTTPError {
+            throw error
+        } catch let error as HTTPError {
+            let code: ErrorCode =
+                switch error.status {
+                case .notFound: .notFound
+                case .contentTooLarge: .tooLarge
+                case .unauthorized: .unauthorized
+                case .forbidden: .forbidden
+                default: error.status.code >= 500 ? .internal : .invalidMessage
+                }
+            throw HubHTTPError(error.status, ProtocolError(code: code, message: error.body ?? error.status.reasonPhrase))
+        }
+    }
+}
+
+/// The hub's version string.
+public enum TelemetryHubVersion {
+    public static let current = "0.1.0"
+}

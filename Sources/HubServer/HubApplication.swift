@@ -1,0 +1,89 @@
+import Foundation
+import HubCore
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Builds the running hub: routes, WebSocket endpoints and services, as one Hummingbird application.
+///
+/// ```swift
+/// let hub = try await HubApplication.makeHub(configuration: configuration, logger: logger)
+/// let app = HubApplication.makeApplication(hub: hub) { port in print("listening on \(port)") }
+/// try await app.runService()
+/// ```
+public enum HubApplication {
+    /// Creates the hub state (and the token authority unless auth is off).
+    public static func makeHub(configuration: HubConfiguration, logger: Logger) async throws -> Hub {
+        let authority = configuration.auth.enabled ? try await TokenAuthority(configuration: configuration) : nil
+        return Hub(configuration: configuration, authority: authority, logger: logger)
+    }
+
+    /// The application serving `hub`; `onListening` gets the bound port once the server listens.
+    public static func makeApplication(
+        hub: Hub, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let configuration = hub.configuration
+        let authenticator = Authenticator(
+            authority: hub.authority, allowedOrigins: configuration.auth.allowedOrigins)
+
+        let router = Router(context: HubRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: FileMiddleware(configuration.dashboardsDir, searchForIndexHtml: true, logger: hub.logger))
+        APIRoutes(hub: hub, authenticator: authenticator).register(on: router)
+        // Plain GETs of WebSocket paths: the same auth answer as an upgrade, else 426.
+        for (path, role) in [("ws/device", Role.device)] {
+            router.get(RouterPath(stringLiteral: path)) { request, _ -> Response in
+                try authenticator.checkOrigin(request)
+                _ = try await authenticator.principal(for: request, requiring: role)
+                throw HubHTTPError(.upgradeRequired, .invalidMessage("this endpoint needs a WebSocket upgrade"))
+            }
+        }
+
+        let rejections = UpgradeRejections()
+        let wsRouter = Router(context: HubRequestContext.self)
+        wsRouter.add(middleware: UpgradeRejectionMiddleware(rejections: rejections))
+        let endpoint = DeviceEndpoint(hub: hub)
+        wsRouter.group("ws/device")
+            .add(middleware: AuthMiddleware(authenticator: authenticator, role: .device))
+            .ws { request, _ in
+                try authenticator.checkOrigin(request)
+                guard hub.sessions.count < configuration.limits.maxConnections else {
+                    throw HubHTTPError(
+                        .serviceUnavailable, ProtocolError(code: .tooLarge, message: "the hub is at its connection limit"))
+                }
+                return .upgrade([:])
+            } onUpgrade: { inbound, outbound, context in
+                try await endpoint.run(inbound: inbound, outbound: outbound, context: context)
+            }
+        if configuration.conformanceEcho {
+            hub.logger.warning("serving the WebSocket conformance echo route /ws/echo (--conformance-echo)")
+            wsRouter.ws("ws/echo") { inbound, outbound, _ in
+                for try await message in inbound.messages(maxSize: configuration.limits.maxFrameBytes) {
+                    switch message {
+                    case .text(let text): try await outbound.write(.text(text))
+                    case .binary(let buffer): try await outbound.write(.binary(buffer))
+                    }
+                }
+            }
+        }
+
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: wsRouter,
+                configuration: .init(
+                    http1: .init(additionalChannelHandlers: [UpgradeRejectionWriter(rejections: rejections)]),
+                    ws: WebSocketServerConfiguration(
+                        maxFrameSize: configuration.limits.maxFrameBytes, autoPing: .disabled, validateUTF8: true))),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "telemetryhub"),
+            services: [HeartbeatService(hub: hub)],
+            onServerRunning: { channel in
+                await onListening(channel.localAddress?.port ?? configuration.port)
+            },
+            logger: hub.logger
+        )
+    }
+}

@@ -1,0 +1,107 @@
+import HubCore
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// `/ws/device`: carries out a ``DeviceSessionStateMachine`` over one WebSocket connection.
+struct DeviceEndpoint: Sendable {
+    let hub: Hub
+
+    /// Close code for a session replaced by a newer one of the same device.
+    static let closeReplaced: UInt16 = 4009
+    /// Close code after repeated bad messages.
+    static let closeProtocolError: UInt16 = 4000
+
+    func run(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        context: WebSocketRouterContext<HubRequestContext>
+    ) async throws {
+        let configuration = hub.configuration
+        let principal = context.requestContext.principal ?? .unrestricted
+        let channel = context.requestContext.channel
+        let session = DeviceSession(id: hub.sessions.makeID(), outbound: outbound, channel: channel, now: hub.now)
+        hub.metrics.connections.record(hub.sessions.add(session))
+        hub.metrics.connectionsTotal.increment()
+        let tracker = ActivityTracker(session: session)
+        try? await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.addHandler(tracker, position: .first)
+        }.get()
+        var logger = context.logger
+        logger[metadataKey: "session.id"] = "\(session.id)"
+        defer {
+            hub.metrics.connections.record(hub.sessions.remove(session.id))
+            if let device = session.device {
+                hub.sessionEnded(device: device, session: session.id, reason: .closed)
+            }
+        }
+        let decoder = DeviceMessageDecoder(
+            limits: DecoderLimits(
+                maxBatchMessages: configuration.limits.maxBatchMessages,
+                maxSamplesPerMessage: configuration.limits.maxSamplesPerMessage))
+        var machine = DeviceSessionStateMachine(
+            principal: principal, messagesPerSecond: configuration.limits.messagesPerSecond,
+            burst: configuration.limits.messageBurst, maxConsecutiveErrors: configuration.limits.maxConsecutiveErrors)
+
+        frames: for try await message in inbound.messages(maxSize: configuration.limits.maxFrameBytes) {
+            hub.metrics.messagesIn.increment()
+            let items: [DecodedItem]
+            switch message {
+            case .text(let text):
+                items = decoder.decode(frame: text.utf8)
+            case .binary:
+                items = [.failure(id: nil, .invalidMessage("binary frames are not supported; send JSON text"))]
+            }
+            for item in items {
+                let action = machine.receive(item, now: hub.now)
+                try await perform(action, machine: &machine, session: session, logger: logger)
+                if machine.mustClose {
+                    logger.info("closing after repeated bad messages")
+                    await session.close(code: Self.closeProtocolError, reason: "too many bad messages")
+                    break frames
+                }
+            }
+        }
+    }
+
+    private func perform(
+        _ action: DeviceSessionStateMachine.Action, machine: inout DeviceSessionStateMachine, session: DeviceSession,
+        logger: Logger
+    ) async throws {
+        switch action {
+        case .reply(let message):
+            try await send(message, on: session)
+        case .register(let register):
+            session.device = register.device
+            let outcome = hub.register(register, session: session.id, transport: "ws")
+            if let replaced = outcome.replacedSession, let old = hub.sessions[replaced] {
+                await old.close(code: Self.closeReplaced, reason: "replaced by a newer session")
+            }
+            try await send(
+                .registered(id: register.id, device: register.device, heartbeatMs: hub.configuration.heartbeatMs),
+                on: session)
+        case .ingest(let device, let telemetry):
+            let result: IngestResult
+            do {
+                result = try hub.ingest(device: device, samples: telemetry.samples, transport: "ws")
+            } catch {
+                try await perform(machine.failed(id: telemetry.id, error), machine: &machine, session: session, logger: logger)
+                return
+            }
+            machine.succeeded()
+            if let id = telemetry.id { try await send(.accepted(id: id, accepted: result.accepted), on: session) }
+        case .commandResult(_, let result):
+            // Commands are routed once rooms and commands exist; until then no command can be pending.
+            let reply = machine.failed(id: result.id, .notFound("no pending command with id '\(result.id)'"))
+            try await perform(reply, machine: &machine, session: session, logger: logger)
+        }
+    }
+
+    private func send(_ message: ServerMessage, on session: DeviceSession) async throws {
+        if case .error(_, let error) = message { hub.metrics.error(error.code) }
+        hub.metrics.messagesOut.increment()
+        let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: message.encoded))
+        try await session.outbound.write(.custom(frame))
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import HubCore
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The hub's Prometheus metrics, recorded through swift-metrics into a per-hub registry (so several hubs in one
+/// process, as in tests, keep separate figures).
+public final class HubMetrics: Sendable {
+    /// The registry `/metrics` renders.
+    public let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+
+    let connections: Metrics.Gauge
+    let connectionsTotal: Metrics.Counter
+    let messagesIn: Metrics.Counter
+    let messagesOut: Metrics.Counter
+    let samplesIngested: Metrics.Counter
+    let samplesDroppedLate: Metrics.Counter
+    let devicesOnline: Metrics.Gauge
+    let devicesKnown: Metrics.Gauge
+    let series: Metrics.Gauge
+    private let residentMemory: Metrics.Gauge
+    private let cpuSeconds: Metrics.Gauge
+    private let openFDs: Metrics.Gauge
+    private let errorCounters = Mutex<[String: Metrics.Counter]>([:])
+
+    init() {
+        factory = PrometheusMetricsFactory(registry: registry)
+        connections = Metrics.Gauge(label: "telemetryhub_connections", dimensions: [("endpoint", "device")], factory: factory)
+        connectionsTotal = Metrics.Counter(label: "telemetryhub_connections_total", factory: factory)
+        messagesIn = Metrics.Counter(label: "telemetryhub_messages_in_total", factory: factory)
+        messagesOut = Metrics.Counter(label: "telemetryhub_messages_out_total", factory: factory)
+        samplesIngested = Metrics.Counter(label: "telemetryhub_samples_ingested_total", factory: factory)
+        samplesDroppedLate = Metrics.Counter(label: "telemetryhub_samples_dropped_late_total", factory: factory)
+        devicesOnline = Metrics.Gauge(label: "telemetryhub_devices_online", factory: factory)
+        devicesKnown = Metrics.Gauge(label: "telemetryhub_devices", factory: factory)
+        series = Metrics.Gauge(label: "telemetryhub_series", factory: factory)
+        residentMemory = Metrics.Gauge(label: "process_resident_memory_bytes", factory: factory)
+        cpuSeconds = Metrics.Gauge(label: "process_cpu_seconds_total", factory: factory)
+        openFDs = Metrics.Gauge(label: "process_open_fds", factory: factory)
+    }
+
+    /// Counts an error sent to a client, by code.
+    func error(_ code: ErrorCode) {
+        let counter = errorCounters.withLock { counters in
+            if let counter = counters[code.rawValue] { return counter }
+            let counter = Metrics.Counter(label: "telemetryhub_errors_total", dimensions: [("code", code.rawValue)], factory: factory)
+            counters[code.rawValue] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// Renders the Prometheus text format, refreshing the process gauges first.
+    func render() -> [UInt8] {
+        let usage = ProcessUsage.read()
+        residentMemory.record(usage.residentBytes)
+        cpuSeconds.record(usage.cpuSeconds)
+        openFDs.record(usage.openFDs)
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}
+
+/// This process's resident memory, CPU time and open files, read from `/proc/self`.
+public struct ProcessUsage: Sendable {
+    /// Resident set size in bytes.
+    public var residentBytes: Int
+    /// User plus system CPU time in seconds.
+    public var cpuSeconds: Double
+    /// Open file descriptors.
+    public var openFDs: Int
+
+    /// Reads the current figures (zeros where `/proc` is unavailable).
+    public static func read() -> ProcessUsage {
+        var usage = ProcessUsage(residentBytes: 0, cpuSeconds: 0, openFDs: 0)
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
+            let fields = statm.split(separator: " ")
+            if fields.count > 1, let pages = Int(fields[1]) { usage.residentBytes = pages * pageSize }
+        }
+        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        {
+            // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]), ticks > 0 {
+                usage.cpuSeconds = (user + system) / ticks
+            }
+        }
+        usage.openFDs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        return usage
+    }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import HubClient
+import HubCore
+import HubServer
+import Logging
+
+/// When the process started, for "ready in … ms".
+let processStart = ContinuousClock.now
+
+/// A failure the CLI reports as `error: …` with exit code 1.
+struct CLIError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// Common logging flags.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func makeLogger(label: String) throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// Flags shared by `serve` and `demo` that shape the hub.
+struct HubOptions: ParsableArguments {
+    @Option(help: "Address to listen on (default 127.0.0.1).")
+    var host: String?
+    @Option(help: "Port to listen on (default 8080; 0 picks a free port).")
+    var port: Int?
+    @Option(help: "Data directory (default .telemetryhub).")
+    var dataDir: String?
+    @Option(help: "JSON configuration file; flags given on the command line win over it.")
+    var config: String?
+    @Option(help: "Heartbeat interval, e.g. 15s (silent for 3 intervals means offline).")
+    var heartbeat: String?
+    @Flag(help: "Turn authentication off. For local experiments only: anyone can send and read.")
+    var noAuth = false
+
+    func configuration() throws -> HubConfiguration {
+        var configuration = HubConfiguration()
+        if let config {
+            do {
+                configuration = try HubConfiguration.load(jsonFile: config)
+            } catch {
+                throw CLIError(message: "\(error)")
+            }
+        }
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        if let dataDir { configuration.dataDir = dataDir }
+        if let heartbeat {
+            guard let seconds = DurationText.seconds(heartbeat), seconds >= 0.01 else {
+                throw ValidationError("--heartbeat must be a duration such as 15s or 500ms")
+            }
+            configuration.heartbeatMs = Int64(seconds * 1_000)
+        }
+        if noAuth { configuration.auth.enabled = false }
+        let problems = configuration.problems()
+        guard problems.isEmpty else { throw CLIError(message: problems.joined(separator: "; ")) }
+        return configuration
+    }
+}
+
+/// Prints the loud warning for `--no-auth`.
+func warnNoAuth() {
+    let banner = """
+        ************************************************************************
+        *  AUTHENTICATION IS OFF (--no-auth): anyone who can reach this hub    *
+        *  can send telemetry, read every series and act as any device.        *
+        *  Use it for local experiments only.                                  *
+        ************************************************************************
+
+        """
+    FileHandle.standardError.write(Data(banner.utf8))
+}
+
+/// Milliseconds since the process started.
+func millisecondsSinceStart() -> Double {
+    let elapsed = processStart.duration(to: .now)
+    return Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) * 1e-15
+}
+
+/// Prints a line to standard output at once.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// Parses a duration option.
+func durationSeconds(_ text: String, option: String) throws -> Double {
+    guard let seconds = DurationText.seconds(text) else {
+        throw ValidationError("\(option) must be a duration such as 30s, 5m, 24h or 500ms")
+    }
+    return seconds
+}
+
+/// The token from an option or `TELEMETRYHUB_TOKEN`.
+func tokenFromEnvironment(_ option: String?) -> String? {
+    if let option, !option.isEmpty { return option }
+    if let token = ProcessInfo.processInfo.environment["TELEMETRYHUB_TOKEN"], !token.isEmpty { return token }
+    return nil
+}

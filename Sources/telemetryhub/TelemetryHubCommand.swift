@@ -1,0 +1,27 @@
+import ArgumentParser
+import HubServer
+
+/// The `telemetryhub` command line.
+@main
+struct TelemetryHubCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "telemetryhub",
+        abstract: "A real-time metrics and IoT telemetry hub.",
+        version: TelemetryHubVersion.current,
+        subcommands: [Serve.self, Simulate.self, TokenCommand.self, Demo.self, Bench.self]
+    )
+
+    static func main() async {
+        _ = processStart  // start the clock before parsing arguments
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

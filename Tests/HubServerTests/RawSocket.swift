@@ -1,0 +1,133 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A deliberately primitive WebSocket client over a POSIX socket, for what a well-behaved client library will not
+/// do: stay silent to pings, send oversized frames, or look at the HTTP status of a refused upgrade.
+final class RawSocket: @unchecked Sendable {  // a file descriptor; the kernel serialises access
+    private let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else { throw TestFailure("connect failed") }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { Glibc.close(fd) }
+
+    func write(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent <= 0 { return }
+            offset += sent
+        }
+    }
+
+    /// Reads up to `count` bytes (fewer when the peer sends less or closes); empty on timeout or close.
+    func readBlocking(max count: Int = 65_536) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let received = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, count, 0) }
+        return received > 0 ? Array(buffer[..<received]) : []
+    }
+
+    /// Sends the upgrade request and returns the HTTP status and the response head.
+    func handshakeBlocking(path: String, token: String?) -> (status: Int, head: String) {
+        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        if let token { request += "Authorization: Bearer \(token)\r\n" }
+        request += "\r\n"
+        write(Array(request.utf8))
+        var head = [UInt8]()
+        while !String(decoding: head, as: UTF8.self).contains("\r\n\r\n") {
+            let chunk = readBlocking(max: 1)
+            if chunk.isEmpty { break }
+            head += chunk
+        }
+        let text = String(decoding: head, as: UTF8.self)
+        let status = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, text)
+    }
+
+    /// A masked client frame.
+    static func frame(opcode: UInt8, payload: [UInt8], fin: Bool = true) -> [UInt8] {
+        var bytes: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+        let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        if payload.count < 126 {
+            bytes.append(0x80 | UInt8(payload.count))
+        } else if payload.count <= 0xFFFF {
+            bytes.append(0x80 | 126)
+            bytes += [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        } else {
+            bytes.append(0x80 | 127)
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((payload.count >> shift) & 0xFF)) }
+        }
+        bytes += mask
+        bytes += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        return bytes
+    }
+
+    /// Blocking socket calls run on a Dispatch thread, never on the Swift concurrency pool the hub needs.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: body()) }
+        }
+    }
+
+    func read(max count: Int = 65_536) async -> [UInt8] {
+        await Self.offPool { self.readBlocking(max: count) }
+    }
+
+    func handshake(path: String, token: String?) async -> (status: Int, head: String) {
+        await Self.offPool { self.handshakeBlocking(path: path, token: token) }
+    }
+
+    func readCloseCode() async -> UInt16? {
+        await Self.offPool { self.readCloseCodeBlocking() }
+    }
+
+    func sendText(_ text: String) {
+        write(Self.frame(opcode: 0x1, payload: Array(text.utf8)))
+    }
+
+    /// Reads frames until a close frame arrives; returns its code (nil when the connection ends without one).
+    func readCloseCodeBlocking() -> UInt16? {
+        var buffer = [UInt8]()
+        while true {
+            let chunk = readBlocking()
+            if chunk.isEmpty { return nil }
+            buffer += chunk
+            while buffer.count >= 2 {
+                let opcode = buffer[0] & 0x0F
+                var length = Int(buffer[1] & 0x7F)
+                var offset = 2
+                if length == 126 {
+                    guard buffer.count >= 4 else { break }
+                    length = Int(buffer[2]) << 8 | Int(buffer[3])
+                    offset = 4
+                } else if length == 127 {
+                    guard buffer.count >= 10 else { break }
+                    length = buffer[2..<10].reduce(0) { $0 << 8 | Int($1) }
+                    offset = 10
+                }
+                guard buffer.count >= offset + length else { break }
+                if opcode == 0x8 {
+                    return length >= 2 ? UInt16(buffer[offset]) << 8 | UInt16(buffer[offset + 1]) : 1005
+                }
+                buffer.removeFirst(offset + length)
+            }
+        }
+    }
+}

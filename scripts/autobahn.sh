@@ -236,6 +236,7 @@ if [[ -n "${TELEMETRYHUB_BIN:-}" ]]; then
 else
   HUB_BIN="$ROOT/.build/debug/telemetryhub"
   if [[ ! -x "$HUB_BIN" ]]; then
+    # shellcheck disable=SC2016  # $1 expands in the inner shell
     run_logged "building telemetryhub (swift build)" "$LOG_DIR/swift-build.log" \
       bash -c 'cd "$1" && swift build --product telemetryhub' _ "$ROOT"
   fi
@@ -251,6 +252,7 @@ WSTEST_PID=""
 HUB_OUT="$REPORT_DIR/hub.stdout.log"
 HUB_ERR="$REPORT_DIR/hub.stderr.log"
 
+# shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
   local rc=$? i
   trap - EXIT INT TERM
@@ -280,6 +282,8 @@ mkdir -p "$RUN_TMP/data"
 printf '{"limits": {"max_frame_bytes": 20971520}}\n' >"$RUN_TMP/config.json"
 
 say "starting $HUB_BIN"
+: >"$HUB_OUT"
+: >"$HUB_ERR"
 "$HUB_BIN" serve --conformance-echo --no-auth --host 127.0.0.1 --port 0 \
   --data-dir "$RUN_TMP/data" --config "$RUN_TMP/config.json" --log-level warning \
   >"$HUB_OUT" 2>"$HUB_ERR" </dev/null 9>&- &
@@ -295,7 +299,7 @@ hub_failed() {
 
 PORT=""
 for ((i = 0; i < 600; i++)); do
-  PORT="$(sed -nE 's#^telemetryhub listening on http://[^ ]*:([0-9]+).*#\1#p' "$HUB_OUT" | head -n 1)"
+  PORT="$(sed -nE 's#^telemetryhub listening on http://[^ ]*:([0-9]+).*#\1#p' "$HUB_OUT" 2>/dev/null | head -n 1 || true)"
   [[ -n "$PORT" ]] && break
   if ! kill -0 "$HUB_PID" 2>/dev/null; then
     hub_failed "the hub exited before it was listening"

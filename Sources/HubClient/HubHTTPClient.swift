@@ -2,7 +2,7 @@ import Foundation
 import HubCore
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A small client of the hub's HTTP API, used by the CLI and benchmarks.

@@ -10,7 +10,8 @@ public enum ProfileLoader {
             throw ProfileError(message: "no profile at \(path)")
         }
         if isDirectory.boolValue {
-            let names = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".json") }.sorted()
+            let names = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".json") }
+                .sorted()
             guard !names.isEmpty else { throw ProfileError(message: "no *.json profiles in \(path)") }
             return try names.map { try loadFile((path as NSString).appendingPathComponent($0)) }
         }
@@ -28,9 +29,13 @@ public enum ProfileLoader {
             throw ProfileError(
                 message: "\(path): missing '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
         } catch let DecodingError.typeMismatch(_, context) {
-            throw ProfileError(message: "\(path): wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'")
+            throw ProfileError(
+                message: "\(path): wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'")
         } catch let DecodingError.dataCorrupted(context) {
-            throw ProfileError(message: "\(path): \(context.debugDescription) at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'")
+            throw ProfileError(
+                message:
+                    "\(path): \(context.debugDescription) at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+            )
         } catch {
             throw ProfileError(message: "\(path): \(error)")
         }

@@ -65,7 +65,8 @@ struct SimulatedDeviceClient: Sendable {
                 register.string(kind)
                 register.raw(",\"rooms\":")
                 register.value(.array(rooms.map(JSONValue.string)))
-                var metaObject = JSONObject(meta.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })
+                var metaObject = JSONObject(
+                    meta.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })
                 metaObject["simulated"] = .bool(true)
                 register.raw(",\"meta\":")
                 register.value(.object(metaObject))
@@ -74,7 +75,9 @@ struct SimulatedDeviceClient: Sendable {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     var senderStarted = false
                     for try await message in inbound.messages(maxSize: 1 << 20) {
-                        guard case .text(let text) = message, let document = try? JSONParser.parse(text) else { continue }
+                        guard case .text(let text) = message, let document = try? JSONParser.parse(text) else {
+                            continue
+                        }
                         switch document["type"]?.stringValue {
                         case "ack" where document["id"] == .string("reg") && !senderStarted:
                             senderStarted = true
@@ -84,9 +87,11 @@ struct SimulatedDeviceClient: Sendable {
                             group.addTask { try await sendTelemetry(outbound: outbound, model: model, seed: seed) }
                         case "error":
                             stats.error(
-                                "\(document["code"]?.stringValue ?? "error"): \(document["message"]?.stringValue ?? "")")
+                                "\(document["code"]?.stringValue ?? "error"): \(document["message"]?.stringValue ?? "")"
+                            )
                         case "command":
-                            if let reboot = try await answer(document, model: model, outbound: outbound, group: &group) {
+                            if let reboot = try await answer(document, model: model, outbound: outbound, group: &group)
+                            {
                                 ending.withLock { $0 = .reboot(offlineMs: reboot) }
                                 group.cancelAll()
                                 try? await outbound.close(.normalClosure, reason: "rebooting")
@@ -99,8 +104,10 @@ struct SimulatedDeviceClient: Sendable {
                     group.cancelAll()
                 }
             }
+        } catch is CancellationError {
+            // The run is ending; not an error.
         } catch {
-            stats.error("connection: \(error)")
+            if !Task.isCancelled { stats.error("connection: \(error)") }
         }
         if wasRegistered.load(ordering: .relaxed) {
             stats.connected.subtract(1, ordering: .relaxed)
@@ -116,7 +123,9 @@ struct SimulatedDeviceClient: Sendable {
     ) async throws -> Int? {
         guard let id = command["id"], let name = command["name"]?.stringValue else { return nil }
         let args = command["args"] ?? .object(JSONObject())
-        let (reaction, delay) = model.withLock { ($0.handle(command: name, args: args), $0.answerDelayMs(command: name)) }
+        let (reaction, delay) = model.withLock {
+            ($0.handle(command: name, args: args), $0.answerDelayMs(command: name))
+        }
         var reply = JSONWriter()
         reply.raw("{\"type\":\"command_result\",\"id\":")
         reply.value(id)

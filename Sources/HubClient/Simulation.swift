@@ -59,7 +59,8 @@ public struct Simulation: Sendable {
             try? await Task.sleep(for: .seconds(1))
             let now = ContinuousClock.now
             let current = stats.snapshot
-            let seconds = Double(previousTime.duration(to: now).components.attoseconds) * 1e-18
+            let seconds =
+                Double(previousTime.duration(to: now).components.attoseconds) * 1e-18
                 + Double(previousTime.duration(to: now).components.seconds)
             progress(Self.line(current, previous: previous, seconds: seconds, target: options.count))
             previous = current
@@ -69,7 +70,9 @@ public struct Simulation: Sendable {
     }
 
     /// One progress line: connected/target, samples/s, errors, reconnects.
-    static func line(_ current: SimulationStats.Snapshot, previous: SimulationStats.Snapshot, seconds: Double, target: Int)
+    static func line(
+        _ current: SimulationStats.Snapshot, previous: SimulationStats.Snapshot, seconds: Double, target: Int
+    )
         -> String
     {
         let rate = Double(current.samplesSent - previous.samplesSent) / max(seconds, 0.001)

@@ -74,7 +74,9 @@ public final class Hub: Sendable {
         metrics.devicesKnown.record(known)
         logger.info(
             "device online",
-            metadata: ["device.id": "\(message.device)", "session.id": "\(session)", "reason": "\(outcome.event.reason)"])
+            metadata: [
+                "device.id": "\(message.device)", "session.id": "\(session)", "reason": "\(outcome.event.reason)",
+            ])
         return outcome
     }
 
@@ -83,8 +85,10 @@ public final class Hub: Sendable {
     func sessionEnded(device: String, session: SessionID, reason: PresenceReason) -> PresenceEvent? {
         let now = clock()
         let (event, online) = state.withLock { state in
-            (state.registry.sessionEnded(device: device, session: session, reason: reason, now: now),
-             state.registry.onlineCount)
+            (
+                state.registry.sessionEnded(device: device, session: session, reason: reason, now: now),
+                state.registry.onlineCount
+            )
         }
         if let event {
             metrics.devicesOnline.record(online)
@@ -103,6 +107,8 @@ public final class Hub: Sendable {
         let now = clock()
         let events = state.withLock { $0.registry.allOffline(reason: .shutdown, now: now) }
         metrics.devicesOnline.record(0)
-        if !events.isEmpty { logger.info("devices marked offline for shutdown", metadata: ["count": "\(events.count)"]) }
+        if !events.isEmpty {
+            logger.info("devices marked offline for shutdown", metadata: ["count": "\(events.count)"])
+        }
     }
 }

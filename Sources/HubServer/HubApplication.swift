@@ -30,7 +30,8 @@ public enum HubApplication {
 
         let router = Router(context: HubRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
-        router.add(middleware: FileMiddleware(configuration.dashboardsDir, searchForIndexHtml: true, logger: hub.logger))
+        router.add(
+            middleware: FileMiddleware(configuration.dashboardsDir, searchForIndexHtml: true, logger: hub.logger))
         APIRoutes(hub: hub, authenticator: authenticator).register(on: router)
         // Plain GETs of WebSocket paths: the same auth answer as an upgrade, else 426.
         for (path, role) in [("ws/device", Role.device)] {
@@ -51,7 +52,8 @@ public enum HubApplication {
                 try authenticator.checkOrigin(request)
                 guard hub.sessions.count < configuration.limits.maxConnections else {
                     throw HubHTTPError(
-                        .serviceUnavailable, ProtocolError(code: .tooLarge, message: "the hub is at its connection limit"))
+                        .serviceUnavailable,
+                        ProtocolError(code: .tooLarge, message: "the hub is at its connection limit"))
                 }
                 return .upgrade([:])
             } onUpgrade: { inbound, outbound, context in

@@ -71,8 +71,7 @@ struct Bench: AsyncParsableCommand {
             let warmup = 3.0
             let options = SimulationOptions(
                 url: target.webSocketURL, token: tokenFromEnvironment(target.token), profiles: profiles,
-                count: devices, rate: rate, jitter: 0, batch: batch, durationSeconds: warmup + seconds + 0.5,
-                rampMs: 1)
+                count: devices, rate: rate, jitter: 0, batch: batch, rampMs: 1)
             let simulation = Simulation(options: options, logger: logger)
             let run = Task { await simulation.run() }
             try await Task.sleep(for: .seconds(warmup))
@@ -84,6 +83,7 @@ struct Bench: AsyncParsableCommand {
             let hubAfter = try await HubFigures.read(target.http)
             let elapsed = started.duration(to: .now)
             let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            run.cancel()
             await run.value
             let sent = Double(clientAfter.samplesSent - clientBefore.samplesSent) / wall
             let ingested = (hubAfter.samplesIngested - hubBefore.samplesIngested) / wall
@@ -175,7 +175,8 @@ struct Bench: AsyncParsableCommand {
                 let elapsed = started.duration(to: .now)
                 process.terminate()
                 process.waitUntilExit()
-                times.append(Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) * 1e-15)
+                times.append(
+                    Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) * 1e-15)
             }
             times.sort()
             say(

@@ -38,7 +38,9 @@ struct TokenCommand: AsyncParsableCommand {
             guard seconds > 0 else { throw ValidationError("--ttl must be positive") }
             var configuration = HubConfiguration()
             if let config {
-                do { configuration = try HubConfiguration.load(jsonFile: config) } catch { throw CLIError(message: "\(error)") }
+                do { configuration = try HubConfiguration.load(jsonFile: config) } catch {
+                    throw CLIError(message: "\(error)")
+                }
             }
             if config == nil || dataDir != ".telemetryhub" { configuration.dataDir = dataDir }
             let authority = try await TokenAuthority(configuration: configuration)

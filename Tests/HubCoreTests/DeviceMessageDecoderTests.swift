@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HubCore
 
 @Suite("DeviceMessageDecoder")
@@ -7,7 +8,8 @@ struct DeviceMessageDecoderTests {
 
     @Test func registerAppliesDefaults() {
         let message = singleMessage(#"{"type":"register","device":"thermo-1"}"#)
-        #expect(message == .register(.init(id: nil, device: "thermo-1", kind: "generic", rooms: [], meta: JSONObject())))
+        #expect(
+            message == .register(.init(id: nil, device: "thermo-1", kind: "generic", rooms: [], meta: JSONObject())))
         #expect(message?.id == nil)
     }
 
@@ -81,9 +83,13 @@ struct DeviceMessageDecoderTests {
 
     @Test func telemetryWithoutTimestampLeavesItNil() {
         let message = singleMessage(#"{"type":"telemetry","metrics":{"temp":21.5}}"#)
-        #expect(message == .telemetry(.init(id: nil, device: nil, samples: [MetricSample(metric: "temp", ts: nil, value: 21.5)])))
+        #expect(
+            message
+                == .telemetry(
+                    .init(id: nil, device: nil, samples: [MetricSample(metric: "temp", ts: nil, value: 21.5)])))
         let list = singleMessage(#"{"type":"telemetry","samples":[{"metric":"temp","value":1}]}"#)
-        #expect(list == .telemetry(.init(id: nil, device: nil, samples: [MetricSample(metric: "temp", ts: nil, value: 1)])))
+        #expect(
+            list == .telemetry(.init(id: nil, device: nil, samples: [MetricSample(metric: "temp", ts: nil, value: 1)])))
     }
 
     @Test func telemetrySamplesFormFallsBackToTopLevelTimestamp() {
@@ -110,7 +116,9 @@ struct DeviceMessageDecoderTests {
                 == .telemetry(
                     .init(
                         id: nil, device: nil,
-                        samples: [MetricSample(metric: "m", ts: 10, value: 1), MetricSample(metric: "s", ts: 10, value: 2)]
+                        samples: [
+                            MetricSample(metric: "m", ts: 10, value: 1), MetricSample(metric: "s", ts: 10, value: 2),
+                        ]
                     )))
     }
 
@@ -127,11 +135,19 @@ struct DeviceMessageDecoderTests {
 
     @Test func telemetryTimestampBounds() {
         let largest = singleMessage(#"{"type":"telemetry","ts":9007199254740991,"metrics":{"x":1}}"#)
-        #expect(largest == .telemetry(.init(id: nil, device: nil, samples: [MetricSample(metric: "x", ts: 9_007_199_254_740_991, value: 1)])))
+        #expect(
+            largest
+                == .telemetry(
+                    .init(
+                        id: nil, device: nil, samples: [MetricSample(metric: "x", ts: 9_007_199_254_740_991, value: 1)])
+                ))
         let zero = singleMessage(#"{"type":"telemetry","ts":0,"metrics":{"x":1}}"#)
         #expect(zero == .telemetry(.init(id: nil, device: nil, samples: [MetricSample(metric: "x", ts: 0, value: 1)])))
         let exponent = singleMessage(#"{"type":"telemetry","ts":1.7e12,"metrics":{"x":1}}"#)
-        #expect(exponent == .telemetry(.init(id: nil, device: nil, samples: [MetricSample(metric: "x", ts: 1_700_000_000_000, value: 1)])))
+        #expect(
+            exponent
+                == .telemetry(
+                    .init(id: nil, device: nil, samples: [MetricSample(metric: "x", ts: 1_700_000_000_000, value: 1)])))
     }
 
     @Test(arguments: [
@@ -141,9 +157,18 @@ struct DeviceMessageDecoderTests {
         (#"{"type":"telemetry","id":3,"metrics":{}}"#, "carries no samples"),
         (#"{"type":"telemetry","id":3,"samples":[]}"#, "carries no samples"),
         (#"{"type":"telemetry","id":3,"samples":[5]}"#, "samples[0] must be an object"),
-        (#"{"type":"telemetry","id":3,"samples":[{"metric":"a","value":1},{"value":1}]}"#, "samples[1] is missing field 'metric'"),
-        (#"{"type":"telemetry","id":3,"samples":[{"metric":"a b","value":1}]}"#, "samples[0].metric is not a valid metric name"),
-        (#"{"type":"telemetry","id":3,"samples":[{"metric":7,"value":1}]}"#, "samples[0].metric is not a valid metric name"),
+        (
+            #"{"type":"telemetry","id":3,"samples":[{"metric":"a","value":1},{"value":1}]}"#,
+            "samples[1] is missing field 'metric'"
+        ),
+        (
+            #"{"type":"telemetry","id":3,"samples":[{"metric":"a b","value":1}]}"#,
+            "samples[0].metric is not a valid metric name"
+        ),
+        (
+            #"{"type":"telemetry","id":3,"samples":[{"metric":7,"value":1}]}"#,
+            "samples[0].metric is not a valid metric name"
+        ),
         (#"{"type":"telemetry","id":3,"samples":[{"metric":"a"}]}"#, "samples[0] is missing field 'value'"),
         (#"{"type":"telemetry","id":3,"metrics":{"bad name":1}}"#, "invalid metric name 'bad name'"),
         (#"{"type":"telemetry","id":3,"metrics":{"":1}}"#, "invalid metric name ''"),
@@ -156,11 +181,20 @@ struct DeviceMessageDecoderTests {
         (#"{"type":"telemetry","id":3,"ts":-1,"metrics":{"x":1}}"#, "'ts' must be a non-negative integer"),
         (#"{"type":"telemetry","id":3,"ts":"1732240000000","metrics":{"x":1}}"#, "'ts' must be a non-negative integer"),
         (#"{"type":"telemetry","id":3,"ts":null,"metrics":{"x":1}}"#, "'ts' must be a non-negative integer"),
-        (#"{"type":"telemetry","id":3,"ts":9007199254740992,"metrics":{"x":1}}"#, "'ts' must be a non-negative integer"),
+        (
+            #"{"type":"telemetry","id":3,"ts":9007199254740992,"metrics":{"x":1}}"#,
+            "'ts' must be a non-negative integer"
+        ),
         (#"{"type":"telemetry","id":3,"ts":1e999,"metrics":{"x":1}}"#, "'ts' must be a non-negative integer"),
         (#"{"type":"telemetry","id":3,"ts":NaN,"metrics":{"x":1}}"#, "'ts' must be a non-negative integer"),
-        (#"{"type":"telemetry","id":3,"samples":[{"metric":"x","value":1,"ts":2.5}]}"#, "'samples[0].ts' must be a non-negative integer"),
-        (#"{"type":"telemetry","id":3,"samples":[{"metric":"x","value":1},{"metric":"x","value":1,"ts":-5}]}"#, "'samples[1].ts' must be"),
+        (
+            #"{"type":"telemetry","id":3,"samples":[{"metric":"x","value":1,"ts":2.5}]}"#,
+            "'samples[0].ts' must be a non-negative integer"
+        ),
+        (
+            #"{"type":"telemetry","id":3,"samples":[{"metric":"x","value":1},{"metric":"x","value":1,"ts":-5}]}"#,
+            "'samples[1].ts' must be"
+        ),
         (#"{"type":"telemetry","id":3,"device":5,"metrics":{"x":1}}"#, "'device' must be a string"),
     ])
     func telemetryValidation(frame: String, fragment: String) throws {
@@ -217,7 +251,9 @@ struct DeviceMessageDecoderTests {
 
     @Test func commandResultOK() {
         let message = singleMessage(#"{"type":"command_result","id":"c1","ok":true,"result":{"x":1}}"#)
-        #expect(message == .commandResult(.init(id: .string("c1"), ok: true, result: object(("x", .number(1))), error: nil)))
+        #expect(
+            message == .commandResult(.init(id: .string("c1"), ok: true, result: object(("x", .number(1))), error: nil))
+        )
         #expect(message?.id == .string("c1"))
     }
 
@@ -228,13 +264,17 @@ struct DeviceMessageDecoderTests {
         #expect(nullResult == .commandResult(.init(id: .number(12), ok: true, result: .null, error: nil)))
     }
 
-    @Test(arguments: [
-        (#"{"type":"command_result","ok":true}"#, nil as MessageID?, "needs the command's 'id'"),
-        (#"{"type":"command_result","id":"c","result":1}"#, MessageID.string("c"), "missing field 'ok'"),
-        (#"{"type":"command_result","id":"c","ok":"yes"}"#, MessageID.string("c"), "'ok' must be a boolean"),
-        (#"{"type":"command_result","id":"c","ok":1}"#, MessageID.string("c"), "'ok' must be a boolean"),
-        (#"{"type":"command_result","id":"c","ok":false,"error":5}"#, MessageID.string("c"), "'error' must be a string"),
-    ] as [(String, MessageID?, String)])
+    @Test(
+        arguments: [
+            (#"{"type":"command_result","ok":true}"#, nil as MessageID?, "needs the command's 'id'"),
+            (#"{"type":"command_result","id":"c","result":1}"#, MessageID.string("c"), "missing field 'ok'"),
+            (#"{"type":"command_result","id":"c","ok":"yes"}"#, MessageID.string("c"), "'ok' must be a boolean"),
+            (#"{"type":"command_result","id":"c","ok":1}"#, MessageID.string("c"), "'ok' must be a boolean"),
+            (
+                #"{"type":"command_result","id":"c","ok":false,"error":5}"#, MessageID.string("c"),
+                "'error' must be a string"
+            ),
+        ] as [(String, MessageID?, String)])
     func commandResultValidation(frame: String, id: MessageID?, fragment: String) throws {
         let failure = try #require(singleFailure(frame))
         #expect(failure.id == id)
@@ -309,7 +349,9 @@ struct DeviceMessageDecoderTests {
         #expect(items[0] == .message(.ping(id: .number(1))))
         #expect(items[1] == .failure(id: .string("b"), .invalidMessage("value of 'x' is not finite")))
         #expect(items[2] == .failure(id: nil, .invalidMessage("expected a JSON object, got number")))
-        #expect(items[3] == .message(.register(.init(id: nil, device: "d", kind: "generic", rooms: [], meta: JSONObject()))))
+        #expect(
+            items[3] == .message(.register(.init(id: nil, device: "d", kind: "generic", rooms: [], meta: JSONObject())))
+        )
         #expect(items[4] == .failure(id: nil, .invalidMessage("'id' must be a string or a number")))
         #expect(items[5] == .failure(id: .string("n"), .unknownType("nope")))
         #expect(items.map(\.id) == [.number(1), .string("b"), nil, nil, nil, .string("n")])
@@ -350,7 +392,8 @@ struct DeviceMessageDecoderTests {
             return
         }
         let telemetry = try decoder.decodeTelemetry(members, id: .string("h"))
-        #expect(telemetry == .init(id: .string("h"), device: "d", samples: [MetricSample(metric: "a", ts: 7, value: 1)]))
+        #expect(
+            telemetry == .init(id: .string("h"), device: "d", samples: [MetricSample(metric: "a", ts: 7, value: 1)]))
         #expect(throws: ProtocolError.invalidMessage("telemetry needs 'metrics' (an object) or 'samples' (an array)")) {
             try decoder.decodeTelemetry(JSONObject(), id: nil)
         }

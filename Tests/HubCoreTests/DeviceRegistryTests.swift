@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HubCore
 
 @Suite("DeviceRegistry")
@@ -97,10 +98,9 @@ struct DeviceRegistryTests {
         #expect(outcome.replacedSession == nil)
         #expect(registry["d1"]?.session == 1)
         #expect(registry["d1"]?.kind == "other")
-        withKnownIssue("DeviceRegistry.register reports reason 'replaced' when the same session re-registers") {
-            #expect(outcome.event.reason == .registered)
-            #expect(registry["d1"]?.reason == .registered)
-        }
+        #expect(outcome.event.reason == .registered)
+        #expect(registry["d1"]?.reason == .registered)
+        #expect(registry["d1"]?.since == 100)
     }
 
     @Test func touchCreatesOfflineNoSessionRecord() throws {

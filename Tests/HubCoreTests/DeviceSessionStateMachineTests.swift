@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HubCore
 
 @Suite("DeviceSessionStateMachine")
@@ -6,7 +7,8 @@ struct DeviceSessionStateMachineTests {
     private func machine(
         principal: Principal = .unrestricted, rate: Double = 1_000, burst: Double = 1_000, maxErrors: Int = 3
     ) -> DeviceSessionStateMachine {
-        DeviceSessionStateMachine(principal: principal, messagesPerSecond: rate, burst: burst, maxConsecutiveErrors: maxErrors)
+        DeviceSessionStateMachine(
+            principal: principal, messagesPerSecond: rate, burst: burst, maxConsecutiveErrors: maxErrors)
     }
 
     private func register(_ device: String, id: MessageID? = nil) -> DecodedItem {
@@ -33,10 +35,13 @@ struct DeviceSessionStateMachineTests {
 
     @Test func pingBeforeAndAfterRegister() {
         var machine = machine()
-        #expect(machine.receive(.message(.ping(id: .number(1))), now: 1_234) == .reply(.pong(id: .number(1), ts: 1_234)))
+        #expect(
+            machine.receive(.message(.ping(id: .number(1))), now: 1_234) == .reply(.pong(id: .number(1), ts: 1_234)))
         #expect(machine.receive(.message(.ping(id: nil)), now: 99) == .reply(.pong(id: nil, ts: 99)))
         _ = machine.receive(register("d"), now: 100)
-        #expect(machine.receive(.message(.ping(id: .string("p"))), now: 5_000) == .reply(.pong(id: .string("p"), ts: 5_000)))
+        #expect(
+            machine.receive(.message(.ping(id: .string("p"))), now: 5_000) == .reply(.pong(id: .string("p"), ts: 5_000))
+        )
     }
 
     @Test func registerThenTelemetry() {
@@ -91,7 +96,8 @@ struct DeviceSessionStateMachineTests {
         var machine = machine()
         _ = machine.receive(register("a"), now: 0)
         let action = machine.receive(register("b", id: .string("x")), now: 1)
-        #expect(action == .reply(.error(id: .string("x"), .invalidMessage("this session is already registered as 'a'"))))
+        #expect(
+            action == .reply(.error(id: .string("x"), .invalidMessage("this session is already registered as 'a'"))))
         #expect(machine.device == "a")
         // Re-registering as the same device is allowed.
         guard case .register = machine.receive(register("a"), now: 2) else {
@@ -114,7 +120,9 @@ struct DeviceSessionStateMachineTests {
         #expect(machine.receive(.message(.ping(id: nil)), now: 0) == .reply(.pong(id: nil, ts: 0)))
         for _ in 0..<5 {
             let action = machine.receive(.message(.ping(id: .string("p"))), now: 0)
-            #expect(action == .reply(.error(id: .string("p"), .rateLimited("over the connection's message rate; slow down"))))
+            #expect(
+                action
+                    == .reply(.error(id: .string("p"), .rateLimited("over the connection's message rate; slow down"))))
         }
         #expect(!machine.mustClose)
         // A rate-limited failure item keeps its id, and still does not count.

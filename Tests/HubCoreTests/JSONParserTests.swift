@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HubCore
 
 @Suite("JSONParser")
@@ -225,7 +226,8 @@ struct JSONParserTests {
         #expect(arrayError?.code == .invalidJSON)
         #expect(arrayError?.message.contains("nesting deeper than 64") == true)
 
-        let deepestObject = String(repeating: "{\"a\":", count: depth - 1) + "{}" + String(repeating: "}", count: depth - 1)
+        let deepestObject =
+            String(repeating: "{\"a\":", count: depth - 1) + "{}" + String(repeating: "}", count: depth - 1)
         #expect(parseError(deepestObject) == nil)
         let tooDeepObject = String(repeating: "{\"a\":", count: depth) + "{}" + String(repeating: "}", count: depth)
         #expect(parseError(tooDeepObject)?.code == .invalidJSON)
@@ -238,12 +240,15 @@ struct JSONParserTests {
     // MARK: Prefixes
 
     @Test func everyStrictPrefixFailsAndTheWholeSucceeds() throws {
-        let document = #"{"type":"telemetry","id":"m-1","ts":1732240000000,"metrics":{"temp":21.5,"neg":-0.25,"exp":1.5e-3},"samples":[{"metric":"x","value":-3,"ok":true,"none":null,"f":false}],"s":"\u00e9\ud83d\ude00\n\"q\""}"#
+        let document =
+            #"{"type":"telemetry","id":"m-1","ts":1732240000000,"metrics":{"temp":21.5,"neg":-0.25,"exp":1.5e-3},"samples":[{"metric":"x","value":-3,"ok":true,"none":null,"f":false}],"s":"\u00e9\ud83d\ude00\n\"q\""}"#
         let bytes = Array(document.utf8)
         for length in 0..<bytes.count {
             do {
                 let value = try JSONParser.parse(bytes[0..<length])
-                Issue.record("prefix of \(length) bytes parsed as \(value): \(String(decoding: bytes[0..<length], as: UTF8.self))")
+                Issue.record(
+                    "prefix of \(length) bytes parsed as \(value): \(String(decoding: bytes[0..<length], as: UTF8.self))"
+                )
             } catch {
                 #expect(error.code == .invalidJSON)
             }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HubCore
 
 @Suite("SeriesRing")
@@ -40,7 +41,11 @@ struct SeriesRingTests {
             #expect(ring.count == min(Int(ts), 4))
         }
         #expect(ring.count == 4)
-        #expect(ring.all == [Sample(ts: 70, value: 7), Sample(ts: 80, value: 8), Sample(ts: 90, value: 9), Sample(ts: 100, value: 10)])
+        #expect(
+            ring.all == [
+                Sample(ts: 70, value: 7), Sample(ts: 80, value: 8), Sample(ts: 90, value: 9),
+                Sample(ts: 100, value: 10),
+            ])
         #expect(ring.oldest?.ts == 70)
         #expect(ring.latest?.ts == 100)
         #expect((0..<4).map { ring[$0].ts } == [70, 80, 90, 100])
@@ -134,7 +139,10 @@ struct SeriesRingTests {
         #expect(tss(ring.range(from: .min, to: .max)) == [10, 20, 30, 40, 50])
         #expect(tss(ring.range(from: 50, to: .max)) == [50])
         #expect(tss(ring.range(from: .min, to: 10)) == [10])
-        #expect(ring.range(from: 20, to: 40) == [Sample(ts: 20, value: 20), Sample(ts: 30, value: 30), Sample(ts: 40, value: 40)])
+        #expect(
+            ring.range(from: 20, to: 40) == [
+                Sample(ts: 20, value: 20), Sample(ts: 30, value: 30), Sample(ts: 40, value: 40),
+            ])
     }
 
     @Test func emptyRanges() {

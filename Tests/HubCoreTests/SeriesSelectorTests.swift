@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HubCore
 
 @Suite("SeriesSelector")
@@ -12,7 +13,9 @@ struct SeriesSelectorTests {
         #expect(selector.description == "thermo-*/temp")
     }
 
-    @Test(arguments: ["a/b", "*/*", "**/x", "*/hum", "thermo-1/*", "a*b*c/x.y_z:1-2", "\(String(repeating: "d", count: 128))/m"])
+    @Test(arguments: [
+        "a/b", "*/*", "**/x", "*/hum", "thermo-1/*", "a*b*c/x.y_z:1-2", "\(String(repeating: "d", count: 128))/m",
+    ])
     func validSelectorsRoundTrip(text: String) throws {
         let selector = try SeriesSelector(parsing: text)
         #expect(selector.description == text)

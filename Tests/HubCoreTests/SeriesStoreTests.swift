@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HubCore
 
 @Suite("SeriesStore")
@@ -23,7 +24,10 @@ struct SeriesStoreTests {
         var store = store()
         let result = try store.ingest(
             device: "d1",
-            samples: [MetricSample(metric: "temp", ts: nil, value: 21.5), MetricSample(metric: "hum", ts: now - 1_000, value: 40)],
+            samples: [
+                MetricSample(metric: "temp", ts: nil, value: 21.5),
+                MetricSample(metric: "hum", ts: now - 1_000, value: 40),
+            ],
             now: now)
         #expect(result.accepted == 2)
         #expect(result.droppedLate == 0)
@@ -71,7 +75,8 @@ struct SeriesStoreTests {
     @Test func maxSeriesPerDevice() throws {
         var store = store(StoreConfiguration(maxSeriesPerDevice: 3))
         _ = try store.ingest(
-            device: "d", samples: [MetricSample(metric: "a", ts: 1, value: 1), MetricSample(metric: "b", ts: 1, value: 1)],
+            device: "d",
+            samples: [MetricSample(metric: "a", ts: 1, value: 1), MetricSample(metric: "b", ts: 1, value: 1)],
             now: now)
         // A repeated new metric counts once: a, b + c == 3.
         let ok = try store.ingest(
@@ -88,7 +93,8 @@ struct SeriesStoreTests {
 
         #expect(throws: ProtocolError.self) {
             try store.ingest(
-                device: "d", samples: [MetricSample(metric: "a", ts: 9, value: 9), MetricSample(metric: "e", ts: 9, value: 9)],
+                device: "d",
+                samples: [MetricSample(metric: "a", ts: 9, value: 9), MetricSample(metric: "e", ts: 9, value: 9)],
                 now: now)
         }
         do {
@@ -121,15 +127,18 @@ struct SeriesStoreTests {
         let first = try store.ingest(device: "d", samples: [MetricSample(metric: "a", ts: 1, value: 1)], now: now)
         #expect(first.newSeries == [key("d/a")])
         let second = try store.ingest(
-            device: "d", samples: [MetricSample(metric: "a", ts: 2, value: 1), MetricSample(metric: "b", ts: 2, value: 1)],
+            device: "d",
+            samples: [MetricSample(metric: "a", ts: 2, value: 1), MetricSample(metric: "b", ts: 2, value: 1)],
             now: now)
         #expect(second.newSeries == [key("d/b")])
         let third = try store.ingest(
-            device: "d", samples: [MetricSample(metric: "a", ts: 3, value: 1), MetricSample(metric: "b", ts: 3, value: 1)],
+            device: "d",
+            samples: [MetricSample(metric: "a", ts: 3, value: 1), MetricSample(metric: "b", ts: 3, value: 1)],
             now: now)
         #expect(third.newSeries.isEmpty)
         let within = try store.ingest(
-            device: "e", samples: [MetricSample(metric: "x", ts: 3, value: 1), MetricSample(metric: "x", ts: 4, value: 2)],
+            device: "e",
+            samples: [MetricSample(metric: "x", ts: 3, value: 1), MetricSample(metric: "x", ts: 4, value: 2)],
             now: now)
         #expect(within.newSeries == [key("e/x")])
         #expect(store.seriesCount == 3)
@@ -149,7 +158,8 @@ struct SeriesStoreTests {
         #expect(result.accepted == 3)
         #expect(result.droppedLate == 1)
         #expect(store.sampleCount == 2)
-        #expect(store.range(key("d/a"), from: .min, to: .max) == [Sample(ts: 950, value: 2), Sample(ts: 1_000, value: 4)])
+        #expect(
+            store.range(key("d/a"), from: .min, to: .max) == [Sample(ts: 950, value: 2), Sample(ts: 1_000, value: 4)])
 
         // Filling past capacity keeps sampleCount at the ring sizes.
         _ = try store.ingest(
@@ -172,7 +182,9 @@ struct SeriesStoreTests {
 
     @Test func rangeThroughStore() throws {
         var store = store()
-        _ = try store.ingest(device: "d", samples: (0..<10).map { MetricSample(metric: "a", ts: Int64($0) * 10, value: Double($0)) }, now: now)
+        _ = try store.ingest(
+            device: "d", samples: (0..<10).map { MetricSample(metric: "a", ts: Int64($0) * 10, value: Double($0)) },
+            now: now)
         #expect(store.range(key("d/a"), from: 20, to: 50)?.map(\.ts) == [20, 30, 40, 50])
         #expect(store.range(key("d/a"), from: 20, to: 50, limit: 2)?.map(\.ts) == [40, 50])
         #expect(store.range(key("d/a"), from: 200, to: 500) == [])
@@ -186,7 +198,8 @@ struct SeriesStoreTests {
             ("thermo-2", ["temp", "hum"]), ("thermo-1", ["temp", "hum", "setpoint"]), ("meter-1", ["power", "temp"]),
             ("thermo-10", ["temp_out"]),
         ] {
-            _ = try store.ingest(device: device, samples: metrics.map { MetricSample(metric: $0, ts: 1, value: 1) }, now: now)
+            _ = try store.ingest(
+                device: device, samples: metrics.map { MetricSample(metric: $0, ts: 1, value: 1) }, now: now)
         }
         return store
     }
@@ -219,14 +232,17 @@ struct SeriesStoreTests {
         let all = try matching(store, "*/*")
         #expect(
             all == [
-                "meter-1/power", "meter-1/temp", "thermo-1/hum", "thermo-1/setpoint", "thermo-1/temp", "thermo-10/temp_out",
+                "meter-1/power", "meter-1/temp", "thermo-1/hum", "thermo-1/setpoint", "thermo-1/temp",
+                "thermo-10/temp_out",
                 "thermo-2/hum", "thermo-2/temp",
             ])
         #expect(all.count == store.seriesCount)
         #expect(try matching(store, "thermo-*/temp*") == ["thermo-1/temp", "thermo-10/temp_out", "thermo-2/temp"])
-        #expect(try matching(store, "*-1/*m*") == ["meter-1/temp", "thermo-1/temp"])
+        #expect(try matching(store, "*-1/*m*") == ["meter-1/temp", "thermo-1/hum", "thermo-1/temp"])
         #expect(try matching(store, "q*/*") == [])
-        #expect(try store.series(matching: SeriesSelector(parsing: "*/*")) == store.series(matching: SeriesSelector(parsing: "*/*")).sorted())
+        #expect(
+            try store.series(matching: SeriesSelector(parsing: "*/*"))
+                == store.series(matching: SeriesSelector(parsing: "*/*")).sorted())
     }
 
     @Test func seriesMatchingAgreesWithBruteForce() throws {

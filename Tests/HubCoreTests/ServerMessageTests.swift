@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HubCore
 
 @Suite("ServerMessage")
@@ -28,14 +29,21 @@ struct ServerMessageTests {
         #expect(message.text == #"{"type":"ack","id":7,"accepted":3}"#)
         let value = try parsed(message)
         #expect(value == object(("type", .string("ack")), ("id", .number(7)), ("accepted", .number(3))))
-        #expect(ServerMessage.accepted(id: .string("x"), accepted: 12_345).text == #"{"type":"ack","id":"x","accepted":12345}"#)
+        #expect(
+            ServerMessage.accepted(id: .string("x"), accepted: 12_345).text
+                == #"{"type":"ack","id":"x","accepted":12345}"#)
     }
 
     @Test func errorMessage() throws {
         let message = ServerMessage.error(id: .string("e"), .unknownType("reboot"))
-        #expect(message.text == #"{"type":"error","id":"e","code":"unknown_type","message":"unknown message type 'reboot'"}"#)
+        #expect(
+            message.text
+                == #"{"type":"error","id":"e","code":"unknown_type","message":"unknown message type 'reboot'"}"#)
         let withoutID = try parsed(.error(id: nil, .rateLimited("slow down")))
-        #expect(withoutID == object(("type", .string("error")), ("code", .string("rate_limited")), ("message", .string("slow down"))))
+        #expect(
+            withoutID
+                == object(
+                    ("type", .string("error")), ("code", .string("rate_limited")), ("message", .string("slow down"))))
     }
 
     @Test func errorCodesOnTheWire() throws {
@@ -70,7 +78,8 @@ struct ServerMessageTests {
         #expect(value["name"] == .string("set_target"))
         #expect(value["args"] == args)
         #expect(
-            ServerMessage.command(id: "i", name: "n", args: .null).text == #"{"type":"command","id":"i","name":"n","args":null}"#)
+            ServerMessage.command(id: "i", name: "n", args: .null).text
+                == #"{"type":"command","id":"i","name":"n","args":null}"#)
     }
 
     @Test func nonFiniteArgsBecomeNull() throws {
@@ -130,7 +139,9 @@ struct ServerMessageTests {
     @Test func writerNumbers() throws {
         var writer = JSONWriter()
         writer.raw("[")
-        for (index, number) in [0, -0.0, 1, -1, 9, 10, 1.5, -2.75, 1e-7, 1e300, -9_007_199_254_740_991, 123_456_789.125].enumerated() {
+        for (index, number) in [
+            0, -0.0, 1, -1, 9, 10, 1.5, -2.75, 1e-7, 1e300, -9_007_199_254_740_991, 123_456_789.125,
+        ].enumerated() {
             if index > 0 { writer.byte(UInt8(ascii: ",")) }
             writer.number(number)
         }
@@ -140,7 +151,9 @@ struct ServerMessageTests {
         #expect(
             back
                 == .array(
-                    [0, 0, 1, -1, 9, 10, 1.5, -2.75, 1e-7, 1e300, -9_007_199_254_740_991, 123_456_789.125].map { .number($0) }))
+                    [0, 0, 1, -1, 9, 10, 1.5, -2.75, 1e-7, 1e300, -9_007_199_254_740_991, 123_456_789.125].map {
+                        .number($0)
+                    }))
         var ints = JSONWriter()
         ints.int(Int64.min)
         ints.byte(UInt8(ascii: " "))

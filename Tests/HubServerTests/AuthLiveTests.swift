@@ -8,7 +8,8 @@ struct AuthLiveTests {
     @Test func upgradeWithoutValidTokenIsRefusedWith401() async throws {
         try await LiveHub.run { live in
             #expect(try await RawSocket(port: live.port).handshake(path: "/ws/device", token: nil).status == 401)
-            #expect(try await RawSocket(port: live.port).handshake(path: "/ws/device", token: "not-a-token").status == 401)
+            #expect(
+                try await RawSocket(port: live.port).handshake(path: "/ws/device", token: "not-a-token").status == 401)
             let expired = try await live.token(.device, ttl: -60)
             let refused = try await RawSocket(port: live.port).handshake(path: "/ws/device", token: expired)
             #expect(refused.status == 401)
@@ -79,7 +80,8 @@ struct AuthLiveTests {
             raw.write(Array(request.utf8))
             #expect(String(decoding: await raw.read(), as: UTF8.self).hasPrefix("HTTP/1.1 403"))
             let allowed = try RawSocket(port: live.port)
-            allowed.write(Array(request.replacingOccurrences(of: "https://evil.example", with: "https://ops.example").utf8))
+            allowed.write(
+                Array(request.replacingOccurrences(of: "https://evil.example", with: "https://ops.example").utf8))
             #expect(String(decoding: await allowed.read(), as: UTF8.self).hasPrefix("HTTP/1.1 101"))
         }
     }

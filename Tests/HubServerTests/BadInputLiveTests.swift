@@ -12,7 +12,9 @@ struct BadInputLiveTests {
             #expect(early["code"] == .string("not_registered"))
             #expect(early["id"] == .number(1))
             _ = try await socket.request(#"{"type":"register","id":2,"device":"dev-1"}"#)
-            #expect(try await socket.request(#"{"type":"telemetry","id":3,"metrics":{"temp":20}}"#)["accepted"] == .number(1))
+            #expect(
+                try await socket.request(#"{"type":"telemetry","id":3,"metrics":{"temp":20}}"#)["accepted"]
+                    == .number(1))
 
             let cases: [(String, String)] = [
                 (#"{"type":"telemetry","metrics":{"temp":"#, "invalid_json"),
@@ -76,7 +78,9 @@ struct BadInputLiveTests {
             #expect(many["code"] == .string("too_large"))
             let batch = try await socket.request(#"[{"type":"ping"},{"type":"ping"},{"type":"ping"}]"#)
             #expect(batch["code"] == .string("too_large"))
-            #expect(try await socket.request(#"{"type":"telemetry","id":3,"metrics":{"a":1,"b":2,"c":3}}"#)["accepted"] == .number(3))
+            #expect(
+                try await socket.request(#"{"type":"telemetry","id":3,"metrics":{"a":1,"b":2,"c":3}}"#)["accepted"]
+                    == .number(3))
             let series = try await socket.request(#"{"type":"telemetry","id":4,"metrics":{"d":1,"e":2}}"#)
             #expect(series["code"] == .string("too_large"))
             await socket.close()

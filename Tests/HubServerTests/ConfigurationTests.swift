@@ -5,7 +5,8 @@ import Testing
 @Suite("Configuration files")
 struct ConfigurationTests {
     @Test func keysLeftOutKeepTheirDefaults() throws {
-        let configuration = try HubConfiguration.load(json: Data(#"{"port": 9000, "limits": {"max_frame_bytes": 4096}}"#.utf8))
+        let configuration = try HubConfiguration.load(
+            json: Data(#"{"port": 9000, "limits": {"max_frame_bytes": 4096}}"#.utf8))
         #expect(configuration.port == 9000)
         #expect(configuration.limits.maxFrameBytes == 4096)
         #expect(configuration.limits.maxBatchMessages == HubConfiguration().limits.maxBatchMessages)

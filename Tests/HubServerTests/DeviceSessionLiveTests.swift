@@ -9,7 +9,8 @@ struct DeviceSessionLiveTests {
         try await LiveHub.run { live in
             let socket = try await TestSocket.connect(live.wsBase + "/ws/device", token: try await live.token(.device))
             let ack = try await socket.request(
-                #"{"type":"register","id":1,"device":"thermo-1","kind":"thermostat","rooms":["floor:3"],"meta":{"fw":"1.2"}}"#)
+                #"{"type":"register","id":1,"device":"thermo-1","kind":"thermostat","rooms":["floor:3"],"meta":{"fw":"1.2"}}"#
+            )
             #expect(ack["type"] == .string("ack"))
             #expect(ack["id"] == .number(1))
             #expect(ack["device"] == .string("thermo-1"))
@@ -18,13 +19,19 @@ struct DeviceSessionLiveTests {
             let now = Hub.systemMilliseconds()
             let first = try await socket.request(
                 #"{"type":"telemetry","id":"t1","ts":\#(now - 2000),"metrics":{"temp":21.5,"hum":40}}"#)
-            #expect(first == .object(JSONObject([("type", .string("ack")), ("id", .string("t1")), ("accepted", .number(2))])))
+            #expect(
+                first
+                    == .object(JSONObject([("type", .string("ack")), ("id", .string("t1")), ("accepted", .number(2))])))
             let second = try await socket.request(
-                #"{"type":"telemetry","id":2,"samples":[{"metric":"temp","ts":\#(now - 1000),"value":21.7},{"metric":"co2","value":415}]}"#)
+                #"{"type":"telemetry","id":2,"samples":[{"metric":"temp","ts":\#(now - 1000),"value":21.7},{"metric":"co2","value":415}]}"#
+            )
             #expect(second["accepted"] == .number(2))
             try await socket.send(
-                #"[{"type":"telemetry","id":"b1","ts":\#(now),"metrics":{"temp":21.9}},{"type":"ping","id":"p"},{"type":"telemetry","id":"b2","metrics":{"hum":41}}]"#)
-            let replies = [try await socket.receiveJSON(), try await socket.receiveJSON(), try await socket.receiveJSON()]
+                #"[{"type":"telemetry","id":"b1","ts":\#(now),"metrics":{"temp":21.9}},{"type":"ping","id":"p"},{"type":"telemetry","id":"b2","metrics":{"hum":41}}]"#
+            )
+            let replies = [
+                try await socket.receiveJSON(), try await socket.receiveJSON(), try await socket.receiveJSON(),
+            ]
             #expect(replies.map { $0["id"] } == [.string("b1"), .string("p"), .string("b2")])
             #expect(replies[1]["type"] == .string("pong"))
             // Telemetry without an id gets no answer: the next answer belongs to the ping after it.
@@ -39,15 +46,17 @@ struct DeviceSessionLiveTests {
             #expect(device["meta"]?["fw"] == .string("1.2"))
             let list = try await http.get("/api/series?match=thermo-*/*")
             guard case .array(let series)? = list.json?["series"] else { throw TestFailure("no series list") }
-            #expect(series.compactMap { $0["series"]?.stringValue } == ["thermo-1/co2", "thermo-1/hum", "thermo-1/temp"])
+            #expect(
+                series.compactMap { $0["series"]?.stringValue } == ["thermo-1/co2", "thermo-1/hum", "thermo-1/temp"])
             let temp = try await http.get("/api/series/thermo-1/temp?from=\(now - 5000)&to=\(now)")
             #expect(temp.status == 200)
             #expect(
-                temp.json?["points"] == .array([
-                    .array([.number(Double(now - 2000)), .number(21.5)]),
-                    .array([.number(Double(now - 1000)), .number(21.7)]),
-                    .array([.number(Double(now)), .number(21.9)]),
-                ]))
+                temp.json?["points"]
+                    == .array([
+                        .array([.number(Double(now - 2000)), .number(21.5)]),
+                        .array([.number(Double(now - 1000)), .number(21.7)]),
+                        .array([.number(Double(now)), .number(21.9)]),
+                    ]))
             let rolled = try await http.get("/api/series/thermo-1/temp?from=\(now - 5000)&to=\(now)&step=3600000")
             guard case .array(let points)? = rolled.json?["points"] else { throw TestFailure("no rollup") }
             var count = 0.0
@@ -75,7 +84,9 @@ struct DeviceSessionLiveTests {
             #expect(device["state"] == .string("online"))
             #expect(device["reason"] == .string("replaced"))
             // The newer session works, and the old one's close did not take the device offline.
-            #expect(try await second.request(#"{"type":"telemetry","id":5,"metrics":{"power":100}}"#)["accepted"] == .number(1))
+            #expect(
+                try await second.request(#"{"type":"telemetry","id":5,"metrics":{"power":100}}"#)["accepted"]
+                    == .number(1))
             #expect(try await http.device("meter-7")?["state"] == .string("online"))
             await second.close()
         }
@@ -87,7 +98,7 @@ struct DeviceSessionLiveTests {
             let (status, _) = await raw.handshake(path: "/ws/device", token: try await live.token(.device))
             #expect(status == 101)
             raw.sendText(#"{"type":"register","id":1,"device":"quiet-1"}"#)
-            #expect(String(decoding: await raw.read(), as: UTF8.self).contains("heartbeat_ms"))
+            #expect(await raw.read(until: "heartbeat_ms"))
             let http = try await live.http(.viewer)
             #expect(try await http.device("quiet-1")?["state"] == .string("online"))
             // The raw client never answers the hub's pings.

@@ -12,7 +12,8 @@ struct HTTPAPILiveTests {
                 "POST", "/api/telemetry", body: #"{"device":"gw-1","metrics":{"temp":18.5,"hum":60}}"#)
             #expect(posted.status == 202)
             #expect(posted.json?["accepted"] == .number(2))
-            let forbidden = try await devices.send("POST", "/api/telemetry", body: #"{"device":"x-1","metrics":{"t":1}}"#)
+            let forbidden = try await devices.send(
+                "POST", "/api/telemetry", body: #"{"device":"x-1","metrics":{"t":1}}"#)
             #expect(forbidden.status == 403)
             let bad = try await devices.send("POST", "/api/telemetry", body: #"{"device":"gw-1","metrics":{"t":"#)
             #expect(bad.status == 400)
@@ -28,6 +29,15 @@ struct HTTPAPILiveTests {
             #expect(range.status == 400)
             #expect(try await viewer.get("/api/series/gw-1/temp?from=abc").status == 400)
             #expect(try await viewer.get("/api/series/gw-1/nothing").status == 404)
+            for query in [
+                "/api/series?limit=-1", "/api/series?limit=0", "/api/series/gw-1/temp?limit=-5",
+                "/api/series/gw-1/temp?step=0",
+            ] {
+                let reply = try await viewer.get(query)
+                #expect(reply.status == 400, "\(query)")
+                #expect(reply.json?["error"]?["code"] == .string("invalid_message"), "\(query)")
+            }
+            #expect(try await viewer.get("/healthz").status == 200)
         }
     }
 

@@ -111,5 +111,5 @@ struct HTTPTester: Sendable {
 }
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif

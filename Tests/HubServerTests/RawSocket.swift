@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A deliberately primitive WebSocket client over a POSIX socket, for what a well-behaved client library will not
@@ -30,7 +30,9 @@ final class RawSocket: @unchecked Sendable {  // a file descriptor; the kernel s
     func write(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if sent <= 0 { return }
             offset += sent
         }
@@ -79,15 +81,29 @@ final class RawSocket: @unchecked Sendable {  // a file descriptor; the kernel s
         return bytes
     }
 
-    /// Blocking socket calls run on a Dispatch thread, never on the Swift concurrency pool the hub needs.
+    /// Blocking calls run on a thread of their own, never on the Swift concurrency or Dispatch pools that the hub
+    /// under test needs (on Linux both draw from the same few worker threads).
     static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: body()) }
+            Thread.detachNewThread { continuation.resume(returning: body()) }
         }
     }
 
     func read(max count: Int = 65_536) async -> [UInt8] {
         await Self.offPool { self.readBlocking(max: count) }
+    }
+
+    /// Reads until the bytes received contain `text` (pings may come first); false on timeout or close.
+    func read(until text: String) async -> Bool {
+        await Self.offPool {
+            var received = [UInt8]()
+            while true {
+                let chunk = self.readBlocking()
+                if chunk.isEmpty { return false }
+                received += chunk
+                if String(decoding: received, as: UTF8.self).contains(text) { return true }
+            }
+        }
     }
 
     func handshake(path: String, token: String?) async -> (status: Int, head: String) {

@@ -29,11 +29,12 @@ struct SimulateCommandLiveTests {
             process.executableURL = executable
             process.arguments = [
                 "simulate", "--profile", Self.devicesFolder, "--count", "50", "--rate", "5", "--duration", "3s",
-                "--url", live.wsBase, "--token", try await live.token(.device), "--quiet",
+                "--url", live.wsBase, "--token", try await live.token(.device),
             ]
             let output = Pipe()
             process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
+            let progress = Pipe()
+            process.standardError = progress
             try process.run()
             let summary = await RawSocket.offPool {
                 let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -41,7 +42,9 @@ struct SimulateCommandLiveTests {
                 return text
             }
             #expect(process.terminationStatus == 0)
-            #expect(summary.contains("50 connected"), "\(summary)")
+            let lines = String(decoding: progress.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(summary.contains("50 connected"), "\(summary)\n\(lines)")
+            #expect(summary.contains(" 0 errors"), "\(summary)\n\(lines)")
             let devices = try await live.http(.viewer).get("/api/devices")
             guard case .array(let list)? = devices.json?["devices"] else { throw TestFailure("no device list") }
             #expect(list.count == 50)
@@ -49,17 +52,21 @@ struct SimulateCommandLiveTests {
             let kinds = Set(list.compactMap { $0["kind"]?.stringValue })
             #expect(kinds == ["thermostat", "power-meter", "air-quality"])
             // The processes ended, so every device went offline with reason closed.
-            #expect(try await live.eventually {
-                let now = try await live.http(.viewer).get("/api/devices").json?["devices"]
-                guard case .array(let list)? = now else { return false }
-                return list.allSatisfy { $0["state"] == .string("offline") }
-            })
+            #expect(
+                try await live.eventually {
+                    let now = try await live.http(.viewer).get("/api/devices").json?["devices"]
+                    guard case .array(let list)? = now else { return false }
+                    return list.allSatisfy { $0["state"] == .string("offline") }
+                })
         }
     }
 
     @Test func badArgumentsExitNonZeroWithAMessage() async throws {
         let executable = try #require(Self.executable)
-        for arguments in [["simulate", "--count", "0"], ["simulate", "--profile", "/nonexistent"], ["token", "create", "--role", "king"]] {
+        for arguments in [
+            ["simulate", "--count", "0"], ["simulate", "--profile", "/nonexistent"],
+            ["token", "create", "--role", "king"],
+        ] {
             let process = Process()
             process.executableURL = executable
             process.arguments = arguments

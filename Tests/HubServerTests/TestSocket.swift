@@ -55,7 +55,11 @@ final class TestSocket: Sendable {
         var logger = Logger(label: "test-socket")
         logger.logLevel = .critical
         task = Task {
-            defer { Task { await inbox.finish(); await box.fail() } }
+            defer {
+                Task {
+                    await inbox.finish(); await box.fail()
+                }
+            }
             return try await WebSocketClient.connect(
                 url: url, configuration: .init(maxFrameSize: 1 << 22, additionalHeaders: headers), logger: logger
             ) { inbound, outbound, _ in

@@ -85,15 +85,17 @@ public struct DeviceRegistry: Sendable {
         _ message: DeviceMessage.Register, session: SessionID, transport: String, now: Int64
     ) -> RegistrationOutcome {
         let previous = records[message.device]
-        let replaced = previous?.state == .online ? previous?.session : nil
-        let reason: PresenceReason = replaced == nil ? .registered : .replaced
+        let sameSession = previous?.state == .online && previous?.session == session
+        let replaced = previous?.state == .online && !sameSession ? previous?.session : nil
+        let reason: PresenceReason = sameSession ? previous!.reason : (replaced == nil ? .registered : .replaced)
+        let since = sameSession ? previous!.since : now
         records[message.device] = DeviceRecord(
             device: message.device,
             kind: message.kind,
             rooms: message.rooms,
             meta: message.meta,
             state: .online,
-            since: now,
+            since: since,
             reason: reason,
             session: session,
             transport: transport,
@@ -101,8 +103,8 @@ public struct DeviceRegistry: Sendable {
             lastSeen: now
         )
         return RegistrationOutcome(
-            replacedSession: replaced == session ? nil : replaced,
-            event: PresenceEvent(device: message.device, state: .online, reason: reason, ts: now))
+            replacedSession: replaced,
+            event: PresenceEvent(device: message.device, state: .online, reason: reason, ts: since))
     }
 
     /// Marks the device offline when `session` is still its current session; nil when nothing changed.

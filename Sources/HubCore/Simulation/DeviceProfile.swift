@@ -172,11 +172,18 @@ public struct DeviceProfile: Sendable, Codable, Equatable {
             if !(metric.min <= metric.max) { problems.append("metrics.\(metric.name): min must not exceed max") }
             if metric.periodS <= 0 { problems.append("metrics.\(metric.name): period_s must be positive") }
         }
+        for index in 0..<groups {
+            for room in rooms(index: index) where !Names.isValidRoom(room) || room.contains("*") {
+                problems.append("rooms: '\(room)' is not a valid room name ([A-Za-z0-9._:-]{1,128})")
+            }
+        }
         for command in commands {
             if command.action == .setTarget, !metrics.contains(where: { $0.name == command.metric }) {
                 problems.append("commands.\(command.name): set_target needs 'metric' naming one of the metrics")
             }
-            if !(0...1).contains(command.failRate) { problems.append("commands.\(command.name): fail_rate must be in [0, 1]") }
+            if !(0...1).contains(command.failRate) {
+                problems.append("commands.\(command.name): fail_rate must be in [0, 1]")
+            }
         }
         return problems
     }

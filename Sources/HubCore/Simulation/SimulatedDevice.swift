@@ -79,12 +79,14 @@ public struct SimulatedDevice: Sendable {
             let angle = 2 * Double.pi * (seconds / metric.periodS + state.phase)
             value = (low + high) / 2 + (high - low) / 2 * Self.sine(angle)
         case .randomWalk:
-            state.walk += Double.random(in: -1...1, using: &random) * metric.step * Swift.max(elapsedS, 0.001).squareRoot()
+            state.walk +=
+                Double.random(in: -1...1, using: &random) * metric.step * Swift.max(elapsedS, 0.001).squareRoot()
             state.walk = Swift.min(metric.max, Swift.max(metric.min, state.walk))
             value = state.walk + state.shift
         case .steps:
             let levels = 4.0
-            let stepIndex = ((seconds / metric.periodS + state.phase * levels).rounded(.down)).truncatingRemainder(dividingBy: levels)
+            let stepIndex = ((seconds / metric.periodS + state.phase * levels).rounded(.down)).truncatingRemainder(
+                dividingBy: levels)
             value = low + (high - low) * stepIndex / (levels - 1)
         case .counter:
             state.counter += metric.step * elapsedS * Double.random(in: 0.5...1.5, using: &random)
@@ -119,7 +121,8 @@ public struct SimulatedDevice: Sendable {
                 return .failed("argument '\(command.arg)' must be a number")
             }
             signals[index].target = target
-            return .ok(.object(JSONObject([("metric", .string(signals[index].metric.name)), ("target", .number(target))])))
+            return .ok(
+                .object(JSONObject([("metric", .string(signals[index].metric.name)), ("target", .number(target))])))
         }
     }
 
@@ -147,7 +150,9 @@ public struct SimulatedDevice: Sendable {
         var angle = x.truncatingRemainder(dividingBy: twoPi)
         if angle > Double.pi { angle -= twoPi } else if angle < -Double.pi { angle += twoPi }
         var sign = 1.0
-        if angle > Double.pi / 2 { angle = Double.pi - angle } else if angle < -Double.pi / 2 {
+        if angle > Double.pi / 2 {
+            angle = Double.pi - angle
+        } else if angle < -Double.pi / 2 {
             angle = -Double.pi - angle
         }
         if angle < 0 {

@@ -73,7 +73,8 @@ public struct SeriesRing: Sendable {
             values[physical(count - 1)] = sample.value
             return .replaced
         }
-        if newest.ts - sample.ts > lateToleranceMs { return .droppedLate }
+        let (lateness, overflow) = newest.ts.subtractingReportingOverflow(sample.ts)
+        if overflow || lateness > lateToleranceMs { return .droppedLate }
         let position = firstIndex(atOrAfter: sample.ts)
         if position < count, self[position].ts == sample.ts {
             values[physical(position)] = sample.value
@@ -144,7 +145,7 @@ public struct SeriesRing: Sendable {
         let start = firstIndex(atOrAfter: from)
         let end = to == .max ? count : firstIndex(atOrAfter: to + 1)
         guard start < end else { return [] }
-        let first = Swift.max(start, end - limit)
+        let first = Swift.max(start, end - Swift.max(0, limit))
         var result: [Sample] = []
         result.reserveCapacity(end - first)
         for index in first..<end { result.append(self[index]) }

@@ -66,16 +66,19 @@ public struct SeriesStore: Sendable {
         var rings = devices.removeValue(forKey: device) ?? [:]
         for sample in samples {
             let stored = Sample(ts: sample.ts ?? now, value: sample.value)
-            let outcome: AppendOutcome
-            if rings[sample.metric] == nil {
+            let index: [String: SeriesRing].Index
+            if let found = rings.index(forKey: sample.metric) {
+                index = found
+            } else {
                 rings[sample.metric] = SeriesRing(capacity: capacity)
+                index = rings.index(forKey: sample.metric)!
                 devicesByMetric[sample.metric, default: []].insert(device)
                 seriesCount += 1
                 result.newSeries.append(SeriesKey(device: device, metric: sample.metric))
             }
-            let before = rings[sample.metric]!.count
-            outcome = rings[sample.metric]!.append(stored, lateToleranceMs: tolerance)
-            sampleCount += rings[sample.metric]!.count - before
+            let before = rings.values[index].count
+            let outcome = rings.values[index].append(stored, lateToleranceMs: tolerance)
+            sampleCount += rings.values[index].count - before
             if outcome == .droppedLate { result.droppedLate += 1 } else { result.accepted += 1 }
         }
         devices[device] = rings
@@ -113,7 +116,9 @@ public struct SeriesStore: Sendable {
         if selector.device.isLiteral {
             guard let metrics = devices[selector.device.text] else { return [] }
             if selector.metric.isLiteral {
-                if metrics[selector.metric.text] != nil { keys.append(SeriesKey(device: selector.device.text, metric: selector.metric.text)) }
+                if metrics[selector.metric.text] != nil {
+                    keys.append(SeriesKey(device: selector.device.text, metric: selector.metric.text))
+                }
             } else {
                 for metric in metrics.keys where selector.metric.matches(metric) {
                     keys.append(SeriesKey(device: selector.device.text, metric: metric))

@@ -48,7 +48,8 @@ public struct DeviceMessageDecoder: Sendable {
                 return [
                     .failure(
                         id: nil,
-                        .tooLarge("batch of \(elements.count) messages exceeds the limit of \(limits.maxBatchMessages)"))
+                        .tooLarge("batch of \(elements.count) messages exceeds the limit of \(limits.maxBatchMessages)")
+                    )
                 ]
             }
             if elements.isEmpty { return [.failure(id: nil, .invalidMessage("empty batch"))] }
@@ -99,7 +100,9 @@ public struct DeviceMessageDecoder: Sendable {
         }
         var rooms: [String] = []
         if let value = object["rooms"] {
-            guard case .array(let elements) = value else { throw .invalidMessage("'rooms' must be an array of strings") }
+            guard case .array(let elements) = value else {
+                throw .invalidMessage("'rooms' must be an array of strings")
+            }
             for element in elements {
                 guard case .string(let room) = element, Names.isValidRoom(room), !room.contains("*") else {
                     throw .invalidMessage("invalid room name \(Self.describe(element))")
@@ -129,7 +132,8 @@ public struct DeviceMessageDecoder: Sendable {
         if let metrics {
             guard case .object(let members) = metrics else { throw .invalidMessage("'metrics' must be an object") }
             guard members.count <= limits.maxSamplesPerMessage else {
-                throw .tooLarge("\(members.count) samples exceed the limit of \(limits.maxSamplesPerMessage) per message")
+                throw .tooLarge(
+                    "\(members.count) samples exceed the limit of \(limits.maxSamplesPerMessage) per message")
             }
             samples.reserveCapacity(members.count)
             for (name, value) in members.members {

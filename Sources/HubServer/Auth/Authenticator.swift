@@ -20,7 +20,8 @@ struct Authenticator: Sendable {
             throw HubHTTPError(error)
         }
         guard principal.role.satisfies(role) else {
-            throw HubHTTPError(.forbidden("this needs the \(role.rawValue) role; the token has \(principal.role.rawValue)"))
+            throw HubHTTPError(
+                .forbidden("this needs the \(role.rawValue) role; the token has \(principal.role.rawValue)"))
         }
         return principal
     }

@@ -132,6 +132,7 @@ struct APIRoutes: Sendable {
         let selector: SeriesSelector
         do { selector = try SeriesSelector(parsing: text) } catch { throw HubHTTPError(error) }
         let limit = try Self.integer(request, "limit") ?? 10_000
+        guard limit > 0 else { throw HubHTTPError(.invalidMessage("'limit' must be positive")) }
         let found = hub.read { store, _ in
             store.series(matching: selector).prefix(Int(limit)).map { ($0, store.latest($0)) }
         }
@@ -273,7 +274,8 @@ struct JSONErrorMiddleware: RouterMiddleware {
                 case .forbidden: .forbidden
                 default: error.status.code >= 500 ? .internal : .invalidMessage
                 }
-            throw HubHTTPError(error.status, ProtocolError(code: code, message: error.body ?? error.status.reasonPhrase))
+            throw HubHTTPError(
+                error.status, ProtocolError(code: code, message: error.body ?? error.status.reasonPhrase))
         }
     }
 }

@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
+import ServiceLifecycle
 
 /// `/ws/device`: carries out a ``DeviceSessionStateMachine`` over one WebSocket connection.
 struct DeviceEndpoint: Sendable {
@@ -33,7 +34,8 @@ struct DeviceEndpoint: Sendable {
         defer {
             hub.metrics.connections.record(hub.sessions.remove(session.id))
             if let device = session.device {
-                hub.sessionEnded(device: device, session: session.id, reason: .closed)
+                let reason: PresenceReason = Task.isShuttingDownGracefully ? .shutdown : .closed
+                hub.sessionEnded(device: device, session: session.id, reason: reason)
             }
         }
         let decoder = DeviceMessageDecoder(
@@ -86,7 +88,8 @@ struct DeviceEndpoint: Sendable {
             do {
                 result = try hub.ingest(device: device, samples: telemetry.samples, transport: "ws")
             } catch {
-                try await perform(machine.failed(id: telemetry.id, error), machine: &machine, session: session, logger: logger)
+                try await perform(
+                    machine.failed(id: telemetry.id, error), machine: &machine, session: session, logger: logger)
                 return
             }
             machine.succeeded()

@@ -27,7 +27,8 @@ public final class HubMetrics: Sendable {
 
     init() {
         factory = PrometheusMetricsFactory(registry: registry)
-        connections = Metrics.Gauge(label: "telemetryhub_connections", dimensions: [("endpoint", "device")], factory: factory)
+        connections = Metrics.Gauge(
+            label: "telemetryhub_connections", dimensions: [("endpoint", "device")], factory: factory)
         connectionsTotal = Metrics.Counter(label: "telemetryhub_connections_total", factory: factory)
         messagesIn = Metrics.Counter(label: "telemetryhub_messages_in_total", factory: factory)
         messagesOut = Metrics.Counter(label: "telemetryhub_messages_out_total", factory: factory)
@@ -45,7 +46,8 @@ public final class HubMetrics: Sendable {
     func error(_ code: ErrorCode) {
         let counter = errorCounters.withLock { counters in
             if let counter = counters[code.rawValue] { return counter }
-            let counter = Metrics.Counter(label: "telemetryhub_errors_total", dimensions: [("code", code.rawValue)], factory: factory)
+            let counter = Metrics.Counter(
+                label: "telemetryhub_errors_total", dimensions: [("code", code.rawValue)], factory: factory)
             counters[code.rawValue] = counter
             return counter
         }

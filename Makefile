@@ -1,0 +1,39 @@
+# TelemetryHub — the two commands a new user needs are `make run` and `make test`.
+SWIFT ?= swift
+PORT ?= 8080
+DEVICES ?= 20
+BIN := .build/debug/telemetryhub
+
+.PHONY: run test build release format format-check conformance clean
+
+## make run: install what is missing, build, start the hub with simulated devices, print the dashboard URL
+run: build
+	$(BIN) demo --port $(PORT) --devices $(DEVICES)
+
+## make test: install what tests need, build, run every test (unit, live, CLI, WebSocket conformance)
+test:
+	scripts/install-deps.sh test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	scripts/autobahn.sh
+	$(MAKE) format-check
+
+build:
+	scripts/install-deps.sh run
+	$(SWIFT) build
+
+release:
+	scripts/install-deps.sh run
+	$(SWIFT) build -c release
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+format-check:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+conformance: build
+	scripts/autobahn.sh
+
+clean:
+	rm -rf .build .build-autobahn

@@ -168,8 +168,7 @@ struct SimulatedDeviceClient: Sendable {
         var sent = 0
         // Send whatever is due (catching up after a slow wake-up, up to a bound), then sleep to the next due time.
         while !Task.isCancelled {
-            let elapsed = start.duration(to: clock.now)
-            let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let elapsedSeconds = start.duration(to: clock.now).inSeconds
             let due = min(Int(elapsedSeconds * options.rate) + 1 - sent, max(batch, Int(options.rate)))
             var remaining = due
             while remaining > 0 {

@@ -59,9 +59,7 @@ public struct Simulation: Sendable {
             try? await Task.sleep(for: .seconds(1))
             let now = ContinuousClock.now
             let current = stats.snapshot
-            let seconds =
-                Double(previousTime.duration(to: now).components.attoseconds) * 1e-18
-                + Double(previousTime.duration(to: now).components.seconds)
+            let seconds = previousTime.duration(to: now).inSeconds
             progress(Self.line(current, previous: previous, seconds: seconds, target: options.count))
             previous = current
             previousTime = now

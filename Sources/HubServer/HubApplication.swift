@@ -33,13 +33,11 @@ public enum HubApplication {
         router.add(
             middleware: FileMiddleware(configuration.dashboardsDir, searchForIndexHtml: true, logger: hub.logger))
         APIRoutes(hub: hub, authenticator: authenticator).register(on: router)
-        // Plain GETs of WebSocket paths: the same auth answer as an upgrade, else 426.
-        for (path, role) in [("ws/device", Role.device)] {
-            router.get(RouterPath(stringLiteral: path)) { request, _ -> Response in
-                try authenticator.checkOrigin(request)
-                _ = try await authenticator.principal(for: request, requiring: role)
-                throw HubHTTPError(.upgradeRequired, .invalidMessage("this endpoint needs a WebSocket upgrade"))
-            }
+        // A plain GET of the device WebSocket path gets the same auth answer as an upgrade, else 426.
+        router.get("ws/device") { request, _ -> Response in
+            try authenticator.checkOrigin(request)
+            _ = try await authenticator.principal(for: request, requiring: .device)
+            throw HubHTTPError(.upgradeRequired, .invalidMessage("this endpoint needs a WebSocket upgrade"))
         }
 
         let rejections = UpgradeRejections()

@@ -82,7 +82,7 @@ struct Bench: AsyncParsableCommand {
             let clientAfter = simulation.stats.snapshot
             let hubAfter = try await HubFigures.read(target.http)
             let elapsed = started.duration(to: .now)
-            let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let wall = elapsed.inSeconds
             run.cancel()
             await run.value
             let sent = Double(clientAfter.samplesSent - clientBefore.samplesSent) / wall
@@ -175,8 +175,7 @@ struct Bench: AsyncParsableCommand {
                 let elapsed = started.duration(to: .now)
                 process.terminate()
                 process.waitUntilExit()
-                times.append(
-                    Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) * 1e-15)
+                times.append(elapsed.inMilliseconds)
             }
             times.sort()
             say(

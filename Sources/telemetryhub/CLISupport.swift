@@ -89,8 +89,7 @@ func warnNoAuth() {
 
 /// Milliseconds since the process started.
 func millisecondsSinceStart() -> Double {
-    let elapsed = processStart.duration(to: .now)
-    return Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) * 1e-15
+    processStart.duration(to: .now).inMilliseconds
 }
 
 /// Prints a line to standard output at once.

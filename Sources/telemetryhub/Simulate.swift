@@ -71,7 +71,7 @@ struct Simulate: AsyncParsableCommand {
         }
         let final = simulation.stats.snapshot
         let elapsed = started.duration(to: .now)
-        let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let elapsedSeconds = elapsed.inSeconds
         if interactive && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         say(
             "simulated \(count) devices for \(String(format: "%.1f", elapsedSeconds)) s: \(final.everConnected) connected, "

@@ -2,7 +2,6 @@ import ArgumentParser
 import HubServer
 
 /// The `telemetryhub` command line.
-@main
 struct TelemetryHubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "telemetryhub",
@@ -11,8 +10,8 @@ struct TelemetryHubCommand: AsyncParsableCommand {
         subcommands: [Serve.self, Simulate.self, TokenCommand.self, Demo.self, Bench.self]
     )
 
-    static func main() async {
-        _ = processStart  // start the clock before parsing arguments
+    /// Parses the arguments and runs the chosen command.
+    static func start() async {
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -1,0 +1,2 @@
+_ = processStart  // start the clock before anything else, for "ready … ms after start"
+await TelemetryHubCommand.start()

@@ -52,7 +52,11 @@ public final class Hub: Sendable {
         -> IngestResult
     {
         let now = clock()
+        let maxDevices = configuration.limits.maxDevices
         let result = try state.withLock { state throws(ProtocolError) -> (IngestResult, Int) in
+            if state.registry[device] == nil, state.registry.count >= maxDevices {
+                throw .tooLarge("the hub knows \(state.registry.count) devices; the limit is \(maxDevices)")
+            }
             let result = try state.store.ingest(device: device, samples: samples, now: now)
             state.registry.touch(device: device, transport: transport, now: now)
             return (result, state.store.seriesCount)
@@ -64,9 +68,15 @@ public final class Hub: Sendable {
     }
 
     /// Records a registration; returns the outcome (including a session to close as replaced).
-    func register(_ message: DeviceMessage.Register, session: SessionID, transport: String) -> RegistrationOutcome {
+    func register(_ message: DeviceMessage.Register, session: SessionID, transport: String) throws(ProtocolError)
+        -> RegistrationOutcome
+    {
         let now = clock()
-        let (outcome, online, known) = state.withLock { state in
+        let maxDevices = configuration.limits.maxDevices
+        let (outcome, online, known) = try state.withLock { state throws(ProtocolError) in
+            if state.registry[message.device] == nil, state.registry.count >= maxDevices {
+                throw .tooLarge("the hub knows \(state.registry.count) devices; the limit is \(maxDevices)")
+            }
             let outcome = state.registry.register(message, session: session, transport: transport, now: now)
             return (outcome, state.registry.onlineCount, state.registry.count)
         }
@@ -100,6 +110,11 @@ public final class Hub: Sendable {
     /// Reads the store and the registry under the lock.
     func read<T: Sendable>(_ body: (SeriesStore, DeviceRegistry) throws -> T) rethrows -> T {
         try state.withLock { state in try body(state.store, state.registry) }
+    }
+
+    /// Every device record, sorted by id.
+    public var devicesSnapshot: [DeviceRecord] {
+        state.withLock { $0.registry.all }
     }
 
     /// Marks every online device offline with reason `shutdown`.

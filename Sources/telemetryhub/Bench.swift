@@ -64,6 +64,15 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "How long to measure, in seconds, after a 3 s warm-up.")
         var seconds: Double = 20
 
+        func validate() throws {
+            guard (1...100_000).contains(devices) else { throw ValidationError("--devices must be 1 to 100000") }
+            guard rate > 0, rate <= 100_000 else { throw ValidationError("--rate must be above 0, at most 100000") }
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+            guard seconds > 0, seconds <= 86_400 else {
+                throw ValidationError("--seconds must be above 0, at most 86400")
+            }
+        }
+
         func run() async throws {
             var logger = Logger(label: "bench")
             logger.logLevel = .error
@@ -112,6 +121,11 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Seconds to hold them before measuring.")
         var hold: Double = 5
 
+        func validate() throws {
+            guard (1...19_000).contains(count) else { throw ValidationError("--count must be 1 to 19000") }
+            guard hold >= 0, hold <= 86_400 else { throw ValidationError("--hold must be 0 to 86400") }
+        }
+
         func run() async throws {
             var logger = Logger(label: "bench")
             logger.logLevel = .error
@@ -151,6 +165,10 @@ struct Bench: AsyncParsableCommand {
 
         @Option(help: "Number of launches.")
         var runs: Int = 5
+
+        func validate() throws {
+            guard (1...1_000).contains(runs) else { throw ValidationError("--runs must be 1 to 1000") }
+        }
 
         func run() async throws {
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path

@@ -62,8 +62,8 @@ struct HubOptions: ParsableArguments {
         if let port { configuration.port = port }
         if let dataDir { configuration.dataDir = dataDir }
         if let heartbeat {
-            guard let seconds = DurationText.seconds(heartbeat), seconds >= 0.01 else {
-                throw ValidationError("--heartbeat must be a duration such as 15s or 500ms")
+            guard let seconds = DurationText.seconds(heartbeat), seconds >= 0.01, seconds <= 86_400 else {
+                throw ValidationError("--heartbeat must be a duration from 10ms to 24h, such as 15s or 500ms")
             }
             configuration.heartbeatMs = Int64(seconds * 1_000)
         }
@@ -99,8 +99,8 @@ func say(_ text: String) {
 
 /// Parses a duration option.
 func durationSeconds(_ text: String, option: String) throws -> Double {
-    guard let seconds = DurationText.seconds(text) else {
-        throw ValidationError("\(option) must be a duration such as 30s, 5m, 24h or 500ms")
+    guard let seconds = DurationText.seconds(text), seconds <= 315_360_000 else {
+        throw ValidationError("\(option) must be a duration up to 10 years, such as 30s, 5m, 24h or 500ms")
     }
     return seconds
 }

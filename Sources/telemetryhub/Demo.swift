@@ -20,6 +20,11 @@ struct Demo: AsyncParsableCommand {
     var rate: Double = 1
     @OptionGroup var logging: LoggingOptions
 
+    func validate() throws {
+        guard (0...100_000).contains(devices) else { throw ValidationError("--devices must be 0 to 100000") }
+        guard rate > 0, rate <= 100_000 else { throw ValidationError("--rate must be above 0 and at most 100000") }
+    }
+
     func run() async throws {
         let configuration = try hub.configuration()
         let logger = try logging.makeLogger(label: "telemetryhub")
@@ -77,7 +82,9 @@ struct Demo: AsyncParsableCommand {
         let simulator = SimulatorService(options: simulationOptions, host: host, ports: ports, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app), .init(service: simulator)],
+                services: [
+                    .init(service: app), .init(service: SessionDrainService(hub: state)), .init(service: simulator),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -24,6 +24,10 @@ struct Serve: AsyncParsableCommand {
                 "telemetryhub listening on http://\(host):\(port) (ready \(Int(millisecondsSinceStart())) ms after start)"
             )
         }
-        try await app.runService()
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: app), .init(service: SessionDrainService(hub: state))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }

@@ -35,7 +35,10 @@ struct Simulate: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard count > 0 else { throw ValidationError("--count must be positive") }
+        guard (1...100_000).contains(count) else { throw ValidationError("--count must be 1 to 100000") }
+        guard startIndex >= 0, startIndex <= 1_000_000_000 else {
+            throw ValidationError("--start-index must be 0 to 1000000000")
+        }
         guard rate >= 0, rate <= 100_000 else { throw ValidationError("--rate must be between 0 and 100000") }
         guard (0..<1).contains(jitter) else { throw ValidationError("--jitter must be in [0, 1)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }

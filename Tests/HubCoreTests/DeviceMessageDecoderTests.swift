@@ -45,9 +45,9 @@ struct DeviceMessageDecoderTests {
         (#"{"type":"register","id":7,"device":"a/b"}"#, "'device' must match"),
         (#"{"type":"register","id":7,"device":"thermo-*"}"#, "'device' must match"),
         (#"{"type":"register","id":7,"device":"\#(String(repeating: "x", count: 129))"}"#, "'device' must match"),
-        (#"{"type":"register","id":7,"device":"d","kind":3}"#, "'kind' must be a name"),
-        (#"{"type":"register","id":7,"device":"d","kind":"two words"}"#, "'kind' must be a name"),
-        (#"{"type":"register","id":7,"device":"d","kind":""}"#, "'kind' must be a name"),
+        (#"{"type":"register","id":7,"device":"d","kind":3}"#, "'kind' must be a string"),
+        (#"{"type":"register","id":7,"device":"d","kind":"tab\there"}"#, "'kind' must be a string"),
+        (#"{"type":"register","id":7,"device":"d","kind":""}"#, "'kind' must be a string"),
         (#"{"type":"register","id":7,"device":"d","rooms":"kitchen"}"#, "'rooms' must be an array"),
         (#"{"type":"register","id":7,"device":"d","rooms":[1]}"#, "invalid room name number"),
         (#"{"type":"register","id":7,"device":"d","rooms":["ok","floor:*"]}"#, "invalid room name 'floor:*'"),
@@ -403,5 +403,33 @@ struct DeviceMessageDecoderTests {
         let bytes = Array(#"xx{"type":"ping","id":"s"}"#.utf8)
         let items = DeviceMessageDecoder().decode(frame: bytes[2...])
         #expect(items == [.message(.ping(id: .string("s")))])
+    }
+}
+
+@Suite("DeviceMessageDecoder meta limit")
+struct DeviceMessageDecoderMetaTests {
+    @Test func metaOverTheLimitIsTooLarge() {
+        let decoder = DeviceMessageDecoder(limits: DecoderLimits(maxMetaBytes: 32))
+        let small = decoder.decode(frame: Array(#"{"type":"register","device":"d","meta":{"fw":"1.2"}}"#.utf8))
+        guard case .message = small.first else {
+            Issue.record("small meta refused")
+            return
+        }
+        let big = decoder.decode(
+            frame: Array(
+                #"{"type":"register","id":1,"device":"d","meta":{"notes":"0123456789012345678901234567890123456789"}}"#
+                    .utf8))
+        guard case .failure(let id, let error) = big.first else {
+            Issue.record("big meta accepted")
+            return
+        }
+        #expect(id == .number(1))
+        #expect(error.code == .tooLarge)
+        let kind = decoder.decode(frame: Array(#"{"type":"register","device":"d","kind":"Smart Thermostat"}"#.utf8))
+        guard case .message(.register(let register)) = kind.first else {
+            Issue.record("kind with a space refused")
+            return
+        }
+        #expect(register.kind == "Smart Thermostat")
     }
 }

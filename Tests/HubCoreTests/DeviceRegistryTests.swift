@@ -46,7 +46,7 @@ struct DeviceRegistryTests {
         #expect(record.reason == .replaced)
         #expect(record.kind == "v2")
         #expect(record.rooms == [])
-        #expect(record.since == 200)
+        #expect(record.since == 100)  // still online since the first registration
         #expect(record.firstSeen == 100)
         #expect(record.lastSeen == 200)
         #expect(registry.count == 1)

@@ -158,15 +158,28 @@ struct DeviceSessionStateMachineTests {
         #expect(!machine.mustClose)
     }
 
-    @Test func registerResetsTheCountButPingDoesNot() {
+    @Test func registerAndPingResetTheCount() {
         var machine = machine(maxErrors: 2)
         let bad = DecodedItem.failure(id: nil, .invalidMessage("x"))
         _ = machine.receive(bad, now: 0)
         _ = machine.receive(.message(.ping(id: nil)), now: 0)
         _ = machine.receive(bad, now: 0)
+        #expect(!machine.mustClose)
+        _ = machine.receive(bad, now: 0)
         #expect(machine.mustClose)
         _ = machine.receive(register("d"), now: 0)
         #expect(!machine.mustClose)
+    }
+
+    @Test func aRefusedRegistrationLeavesTheSessionUnregistered() {
+        var machine = machine(maxErrors: 5)
+        _ = machine.receive(register("d"), now: 0)
+        machine.registrationFailed()
+        #expect(machine.device == nil)
+        _ = machine.receive(register("d"), now: 0)
+        _ = machine.receive(register("d"), now: 0)
+        machine.registrationFailed()
+        #expect(machine.device == "d")  // it was registered as d before this attempt
     }
 
     @Test func failedReportsTheErrorAndCounts() {

@@ -27,3 +27,16 @@ struct HeartbeatPolicyTests {
         #expect(policy.verdict(lastActivity: 500, now: 0) == .ping)
     }
 }
+
+@Suite("HeartbeatPolicy.assess")
+struct HeartbeatAssessmentTests {
+    let policy = HeartbeatPolicy(intervalMs: 1_000)
+
+    @Test func tokenExpiryComesFirstThenStalledWritesThenSilence() {
+        #expect(policy.assess(lastActivity: 0, writeStartedAt: 0, tokenExpiresAt: 500, now: 500) == .tokenExpired)
+        #expect(policy.assess(lastActivity: 2_999, writeStartedAt: 0, tokenExpiresAt: .max, now: 3_000) == .stalled)
+        #expect(policy.assess(lastActivity: 2_999, writeStartedAt: 1, tokenExpiresAt: .max, now: 3_000) == .ping)
+        #expect(policy.assess(lastActivity: 0, writeStartedAt: nil, tokenExpiresAt: .max, now: 3_000) == .expire)
+        #expect(policy.assess(lastActivity: 1, writeStartedAt: nil, tokenExpiresAt: .max, now: 3_000) == .ping)
+    }
+}

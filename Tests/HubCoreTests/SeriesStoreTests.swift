@@ -257,3 +257,36 @@ struct SeriesStoreTests {
         }
     }
 }
+
+@Suite("SeriesStore limits")
+struct SeriesStoreLimitTests {
+    @Test func totalSeriesLimitRefusesNewSeriesOnly() throws {
+        var store = SeriesStore(configuration: StoreConfiguration(maxSeries: 3))
+        _ = try store.ingest(device: "a", samples: [MetricSample(metric: "x", ts: 1, value: 1)], now: 10)
+        _ = try store.ingest(device: "b", samples: [MetricSample(metric: "x", ts: 1, value: 1)], now: 10)
+        #expect(throws: ProtocolError.self) {
+            try store.ingest(
+                device: "c",
+                samples: [MetricSample(metric: "x", ts: 1, value: 1), MetricSample(metric: "y", ts: 1, value: 1)],
+                now: 10)
+        }
+        #expect(store.seriesCount == 2)
+        _ = try store.ingest(device: "a", samples: [MetricSample(metric: "x", ts: 2, value: 2)], now: 10)
+        _ = try store.ingest(device: "c", samples: [MetricSample(metric: "x", ts: 1, value: 1)], now: 10)
+        #expect(store.seriesCount == 3)
+    }
+
+    @Test func manyDistinctMetricsAreCountedOnce() throws {
+        var store = SeriesStore(configuration: StoreConfiguration(maxSeriesPerDevice: 5_000))
+        let samples = (0..<6_000).map { MetricSample(metric: "m\($0 % 4_000)", ts: Int64($0), value: 1) }
+        let result = try store.ingest(device: "d", samples: samples, now: 10_000)
+        #expect(result.newSeries.count == 4_000)
+        #expect(store.seriesCount == 4_000)
+    }
+
+    @Test func hugeFutureSkewSettingDoesNotOverflow() throws {
+        var store = SeriesStore(configuration: StoreConfiguration(maxFutureSkewMs: .max))
+        let result = try store.ingest(device: "d", samples: [MetricSample(metric: "x", ts: 5, value: 1)], now: 10)
+        #expect(result.accepted == 1)
+    }
+}

@@ -11,6 +11,8 @@ struct LiveHub: Sendable {
     let port: Int
     let hub: Hub
     let authority: TokenAuthority
+    /// Starts the hub's graceful shutdown (as SIGTERM would).
+    let shutdown: @Sendable () async -> Void
     static let secret = "test-secret-0123456789abcdef0123456789abcdef"
 
     var httpBase: String { "http://127.0.0.1:\(port)" }
@@ -33,11 +35,13 @@ struct LiveHub: Sendable {
         let hub = try await HubApplication.makeHub(configuration: configuration, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = HubApplication.makeApplication(hub: hub) { port in continuation.yield(port) }
-        let group = ServiceGroup(services: [app], logger: logger)
+        let group = ServiceGroup(services: [app, SessionDrainService(hub: hub)], logger: logger)
         let running = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestFailure("hub did not start") }
-        let live = LiveHub(port: port, hub: hub, authority: await TokenAuthority(secret: secret))
+        let live = LiveHub(
+            port: port, hub: hub, authority: await TokenAuthority(secret: secret),
+            shutdown: { await group.triggerGracefulShutdown() })
         do {
             try await body(live)
         } catch {

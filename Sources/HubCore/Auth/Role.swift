@@ -35,12 +35,15 @@ public struct Principal: Sendable, Equatable {
     public var role: Role
     /// For device tokens: the device ids this token may act as (nil: any).
     public var devicePattern: GlobPattern?
+    /// When the token expires (Unix ms); nil when it never does.
+    public var expiresAt: Int64?
 
     /// Creates a principal.
-    public init(subject: String, role: Role, devicePattern: GlobPattern? = nil) {
+    public init(subject: String, role: Role, devicePattern: GlobPattern? = nil, expiresAt: Int64? = nil) {
         self.subject = subject
         self.role = role
         self.devicePattern = devicePattern
+        self.expiresAt = expiresAt
     }
 
     /// Whether the principal may act as (send data for) `device`.

@@ -14,6 +14,10 @@ public enum PresenceReason: String, Sendable, Codable {
     case closed
     /// Offline: the device answered nothing for 3 heartbeat intervals.
     case heartbeatTimeout = "heartbeat_timeout"
+    /// Offline: the device stopped reading what the hub sends (a write stalled for 3 heartbeat intervals).
+    case slowConsumer = "slow_consumer"
+    /// Offline: the session's token expired (closed with 1008).
+    case tokenExpired = "token_expired"
     /// Offline: the hub shut down.
     case shutdown
     /// Offline: the device sent data without a session (e.g. `POST /api/telemetry`) and never registered.
@@ -88,7 +92,7 @@ public struct DeviceRegistry: Sendable {
         let sameSession = previous?.state == .online && previous?.session == session
         let replaced = previous?.state == .online && !sameSession ? previous?.session : nil
         let reason: PresenceReason = sameSession ? previous!.reason : (replaced == nil ? .registered : .replaced)
-        let since = sameSession ? previous!.since : now
+        let since = previous?.state == .online ? previous!.since : now
         records[message.device] = DeviceRecord(
             device: message.device,
             kind: message.kind,
@@ -104,7 +108,7 @@ public struct DeviceRegistry: Sendable {
         )
         return RegistrationOutcome(
             replacedSession: replaced,
-            event: PresenceEvent(device: message.device, state: .online, reason: reason, ts: since))
+            event: PresenceEvent(device: message.device, state: .online, reason: reason, ts: now))
     }
 
     /// Marks the device offline when `session` is still its current session; nil when nothing changed.

@@ -22,6 +22,8 @@ public struct DeviceSessionStateMachine: Sendable {
     public private(set) var device: String?
     private var bucket: TokenBucket
     private var consecutiveErrors = 0
+    /// Whether the session was registered before the registration in progress.
+    private var registeredOnce = false
     private let maxConsecutiveErrors: Int
 
     /// Creates the state of a new session.
@@ -48,6 +50,7 @@ public struct DeviceSessionStateMachine: Sendable {
         }
         switch message {
         case .ping(let id):
+            consecutiveErrors = 0
             return .reply(.pong(id: id, ts: now))
         case .register(let register):
             guard principal.mayActAs(device: register.device) else {
@@ -57,6 +60,7 @@ public struct DeviceSessionStateMachine: Sendable {
                 return failed(
                     id: register.id, .invalidMessage("this session is already registered as '\(device)'"))
             }
+            registeredOnce = device != nil
             device = register.device
             consecutiveErrors = 0
             return .register(register)
@@ -70,6 +74,12 @@ public struct DeviceSessionStateMachine: Sendable {
             guard let device else { return failed(id: result.id, .notRegistered()) }
             return .commandResult(device: device, result)
         }
+    }
+
+    /// Notes that the hub refused a registration this machine had accepted: the session is unregistered again
+    /// (unless it was already registered as that device).
+    public mutating func registrationFailed() {
+        if !registeredOnce { device = nil }
     }
 
     /// Notes that the work for a message succeeded.

@@ -24,4 +24,24 @@ public struct HeartbeatPolicy: Sendable, Equatable {
     public func verdict(lastActivity: Int64, now: Int64) -> Verdict {
         now - lastActivity >= intervalMs * missedLimit ? .expire : .ping
     }
+
+    /// What a heartbeat tick does with a session.
+    public enum Assessment: Equatable, Sendable {
+        /// Alive: send a ping.
+        case ping
+        /// Silent for `missedLimit` intervals: offline with `heartbeat_timeout`, drop the connection.
+        case expire
+        /// A write to it has been stuck for `missedLimit` intervals: offline with `slow_consumer`, drop it.
+        case stalled
+        /// Its token expired: close with 1008.
+        case tokenExpired
+    }
+
+    /// Assesses a session from its last activity, the start of a write still in progress (nil when none) and its
+    /// token's expiry.
+    public func assess(lastActivity: Int64, writeStartedAt: Int64?, tokenExpiresAt: Int64, now: Int64) -> Assessment {
+        if now >= tokenExpiresAt { return .tokenExpired }
+        if let writeStartedAt, now - writeStartedAt >= intervalMs * missedLimit { return .stalled }
+        return verdict(lastActivity: lastActivity, now: now) == .expire ? .expire : .ping
+    }
 }

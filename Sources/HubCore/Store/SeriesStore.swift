@@ -39,26 +39,27 @@ public struct SeriesStore: Sendable {
     public mutating func ingest(device: String, samples: [MetricSample], now: Int64) throws(ProtocolError)
         -> IngestResult
     {
-        let horizon = now &+ configuration.maxFutureSkewMs
+        let (sum, overflow) = now.addingReportingOverflow(configuration.maxFutureSkewMs)
+        let horizon = overflow ? Int64.max : sum
         let existing = devices[device]
-        var newMetrics = 0
-        for (index, sample) in samples.enumerated() {
+        var newMetricNames = Set<String>()
+        for sample in samples {
             if let ts = sample.ts, ts > horizon {
                 throw .invalidMessage(
                     "sample '\(sample.metric)' has ts \(ts), more than \(configuration.maxFutureSkewMs) ms ahead of the hub's clock"
                 )
             }
-            if existing?[sample.metric] == nil,
-                !samples[..<index].contains(where: { $0.metric == sample.metric })
-            {
-                newMetrics += 1
-            }
+            if existing?[sample.metric] == nil { newMetricNames.insert(sample.metric) }
         }
         let held = existing?.count ?? 0
+        let newMetrics = newMetricNames.count
         if newMetrics > 0, held + newMetrics > configuration.maxSeriesPerDevice {
             throw .tooLarge(
                 "device '\(device)' would have \(held + newMetrics) series; the limit is \(configuration.maxSeriesPerDevice)"
             )
+        }
+        if newMetrics > 0, seriesCount + newMetrics > configuration.maxSeries {
+            throw .tooLarge("the hub holds \(seriesCount) series; the limit is \(configuration.maxSeries)")
         }
         var result = IngestResult()
         let capacity = configuration.ringCapacity

@@ -8,17 +8,21 @@ public struct StoreConfiguration: Sendable, Equatable, Codable {
     public var maxFutureSkewMs: Int64
     /// Most series one device may have (default 1,000).
     public var maxSeriesPerDevice: Int
+    /// Most series the hub holds in all (default 1,000,000).
+    public var maxSeries: Int
 
     /// Creates a configuration.
     public init(
         ringCapacity: Int = 3_600,
         lateToleranceMs: Int64 = 300_000,
         maxFutureSkewMs: Int64 = 300_000,
-        maxSeriesPerDevice: Int = 1_000
+        maxSeriesPerDevice: Int = 1_000,
+        maxSeries: Int = 1_000_000
     ) {
         self.ringCapacity = ringCapacity
         self.lateToleranceMs = lateToleranceMs
         self.maxFutureSkewMs = maxFutureSkewMs
         self.maxSeriesPerDevice = maxSeriesPerDevice
+        self.maxSeries = maxSeries
     }
 }

@@ -4,11 +4,14 @@ public struct DecoderLimits: Sendable, Equatable {
     public var maxBatchMessages: Int
     /// Most samples in one `telemetry` message.
     public var maxSamplesPerMessage: Int
+    /// Largest `meta` object of a `register`, in bytes of JSON.
+    public var maxMetaBytes: Int
 
-    /// Creates limits; the defaults are 1,000 messages per batch and 10,000 samples per message.
-    public init(maxBatchMessages: Int = 1_000, maxSamplesPerMessage: Int = 10_000) {
+    /// Creates limits; the defaults are 1,000 messages per batch, 10,000 samples per message and 4 KiB of meta.
+    public init(maxBatchMessages: Int = 1_000, maxSamplesPerMessage: Int = 10_000, maxMetaBytes: Int = 4_096) {
         self.maxBatchMessages = maxBatchMessages
         self.maxSamplesPerMessage = maxSamplesPerMessage
+        self.maxMetaBytes = maxMetaBytes
     }
 }
 
@@ -93,8 +96,10 @@ public struct DeviceMessageDecoder: Sendable {
         let device = try requiredName(object, "device")
         var kind = "generic"
         if let value = object["kind"] {
-            guard case .string(let text) = value, Names.isValidName(text) else {
-                throw .invalidMessage("'kind' must be a name matching [A-Za-z0-9._:-]{1,128}")
+            guard case .string(let text) = value, !text.isEmpty, text.utf8.count <= Names.maxLength,
+                !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            else {
+                throw .invalidMessage("'kind' must be a string of 1 to 128 bytes without control characters")
             }
             kind = text
         }
@@ -113,6 +118,11 @@ public struct DeviceMessageDecoder: Sendable {
         var meta = JSONObject()
         if let value = object["meta"] {
             guard case .object(let members) = value else { throw .invalidMessage("'meta' must be an object") }
+            var writer = JSONWriter()
+            writer.value(value)
+            guard writer.bytes.count <= limits.maxMetaBytes else {
+                throw .tooLarge("'meta' is \(writer.bytes.count) bytes of JSON; the limit is \(limits.maxMetaBytes)")
+            }
             meta = members
         }
         return .init(id: id, device: device, kind: kind, rooms: rooms, meta: meta)

@@ -62,7 +62,9 @@ public actor TokenAuthority {
             throw .unauthorized("invalid token")
         }
         guard let role = Role(rawValue: claims.role) else { throw .unauthorized("token has an unknown role") }
-        return Principal(subject: claims.sub.value, role: role, devicePattern: claims.dev.map(GlobPattern.init))
+        return Principal(
+            subject: claims.sub.value, role: role, devicePattern: claims.dev.map(GlobPattern.init),
+            expiresAt: Int64((claims.exp.value.timeIntervalSince1970 * 1_000).rounded(.down)))
     }
 
     /// The secret for `configuration`, creating `<data_dir>/secret` (mode 0600) when none exists yet.

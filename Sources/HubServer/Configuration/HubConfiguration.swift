@@ -61,6 +61,10 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         public var maxConsecutiveErrors = 10
         /// Largest HTTP request body in bytes (default 1 MiB).
         public var maxBodyBytes = 1 << 20
+        /// Largest `meta` object a device may register, in bytes of JSON (default 4 KiB).
+        public var maxMetaBytes = 4_096
+        /// Most devices the hub knows (default 100,000); registering or sending for one more is `too_large`.
+        public var maxDevices = 100_000
 
         public init() {}
     }
@@ -69,7 +73,6 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
     public func problems() -> [String] {
         var problems: [String] = []
         if !(0...65_535).contains(port) { problems.append("port: must be 0...65535") }
-        if heartbeatMs < 10 { problems.append("heartbeat_ms: must be at least 10") }
         if store.ringCapacity < 1 { problems.append("store.ring_capacity: must be positive") }
         if store.maxSeriesPerDevice < 1 { problems.append("store.max_series_per_device: must be positive") }
         if limits.maxFrameBytes < 1_024 { problems.append("limits.max_frame_bytes: must be at least 1024") }
@@ -79,6 +82,17 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         if limits.messageBurst < 1 { problems.append("limits.message_burst: must be at least 1") }
         if limits.maxConnections < 1 { problems.append("limits.max_connections: must be positive") }
         if limits.maxConsecutiveErrors < 1 { problems.append("limits.max_consecutive_errors: must be positive") }
+        if limits.maxBodyBytes < 1 { problems.append("limits.max_body_bytes: must be positive") }
+        if limits.maxMetaBytes < 2 { problems.append("limits.max_meta_bytes: must be at least 2") }
+        if limits.maxDevices < 1 { problems.append("limits.max_devices: must be positive") }
+        if store.maxSeries < 1 { problems.append("store.max_series: must be positive") }
+        if !(0...31_536_000_000).contains(store.lateToleranceMs) {
+            problems.append("store.late_tolerance_ms: must be 0 to 31536000000 (a year)")
+        }
+        if !(0...31_536_000_000).contains(store.maxFutureSkewMs) {
+            problems.append("store.max_future_skew_ms: must be 0 to 31536000000 (a year)")
+        }
+        if !(10...86_400_000).contains(heartbeatMs) { problems.append("heartbeat_ms: must be 10 to 86400000") }
         return problems
     }
 
@@ -146,6 +160,15 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
             }
         }
         return result
+    }
+}
+
+extension HubConfiguration {
+    /// The limits the device message decoder enforces.
+    var decoderLimits: DecoderLimits {
+        DecoderLimits(
+            maxBatchMessages: limits.maxBatchMessages, maxSamplesPerMessage: limits.maxSamplesPerMessage,
+            maxMetaBytes: limits.maxMetaBytes)
     }
 }
 

@@ -206,10 +206,7 @@ struct APIRoutes: Sendable {
         } catch {
             throw HubHTTPError(.tooLarge("body over \(hub.configuration.limits.maxBodyBytes) bytes"))
         }
-        let decoder = DeviceMessageDecoder(
-            limits: DecoderLimits(
-                maxBatchMessages: hub.configuration.limits.maxBatchMessages,
-                maxSamplesPerMessage: hub.configuration.limits.maxSamplesPerMessage))
+        let decoder = DeviceMessageDecoder(limits: hub.configuration.decoderLimits)
         let telemetry: DeviceMessage.Telemetry
         do {
             let document = try JSONParser.parse(buffer.readableBytesView)

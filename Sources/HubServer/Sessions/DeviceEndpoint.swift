@@ -14,6 +14,10 @@ struct DeviceEndpoint: Sendable {
     static let closeReplaced: UInt16 = 4009
     /// Close code after repeated bad messages.
     static let closeProtocolError: UInt16 = 4000
+    /// Close code when the session's token expired.
+    static let closePolicy: UInt16 = 1008
+    /// Close code when the hub shuts down.
+    static let closeGoingAway: UInt16 = 1001
 
     func run(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
@@ -22,7 +26,9 @@ struct DeviceEndpoint: Sendable {
         let configuration = hub.configuration
         let principal = context.requestContext.principal ?? .unrestricted
         let channel = context.requestContext.channel
-        let session = DeviceSession(id: hub.sessions.makeID(), outbound: outbound, channel: channel, now: hub.now)
+        let session = DeviceSession(
+            id: hub.sessions.makeID(), outbound: outbound, channel: channel, now: hub.now,
+            tokenExpiresAt: principal.expiresAt)
         hub.metrics.connections.record(hub.sessions.add(session))
         hub.metrics.connectionsTotal.increment()
         let tracker = ActivityTracker(session: session)
@@ -38,15 +44,21 @@ struct DeviceEndpoint: Sendable {
                 hub.sessionEnded(device: device, session: session.id, reason: reason)
             }
         }
-        let decoder = DeviceMessageDecoder(
-            limits: DecoderLimits(
-                maxBatchMessages: configuration.limits.maxBatchMessages,
-                maxSamplesPerMessage: configuration.limits.maxSamplesPerMessage))
+        let decoder = DeviceMessageDecoder(limits: configuration.decoderLimits)
         var machine = DeviceSessionStateMachine(
             principal: principal, messagesPerSecond: configuration.limits.messagesPerSecond,
             burst: configuration.limits.messageBurst, maxConsecutiveErrors: configuration.limits.maxConsecutiveErrors)
 
-        frames: for try await message in inbound.messages(maxSize: configuration.limits.maxFrameBytes) {
+        try await handleFrames(inbound: inbound, session: session, decoder: decoder, machine: &machine, logger: logger)
+    }
+
+    private func handleFrames(
+        inbound: WebSocketInboundStream, session: DeviceSession, decoder: DeviceMessageDecoder,
+        machine: inout DeviceSessionStateMachine, logger: Logger
+    ) async throws {
+        frames: for try await message in inbound.messages(maxSize: hub.configuration.limits.maxFrameBytes) {
+            // A session the hub is closing (replaced, expired, shutting down) is no longer listened to.
+            if session.isClosing { break }
             hub.metrics.messagesIn.increment()
             let items: [DecodedItem]
             switch message {
@@ -55,7 +67,7 @@ struct DeviceEndpoint: Sendable {
             case .binary:
                 items = [.failure(id: nil, .invalidMessage("binary frames are not supported; send JSON text"))]
             }
-            for item in items {
+            for item in items where !session.isClosing {
                 let action = machine.receive(item, now: hub.now)
                 try await perform(action, machine: &machine, session: session, logger: logger)
                 if machine.mustClose {
@@ -75,8 +87,16 @@ struct DeviceEndpoint: Sendable {
         case .reply(let message):
             try await send(message, on: session)
         case .register(let register):
+            let outcome: RegistrationOutcome
+            do {
+                outcome = try hub.register(register, session: session.id, transport: "ws")
+            } catch {
+                machine.registrationFailed()
+                try await perform(
+                    machine.failed(id: register.id, error), machine: &machine, session: session, logger: logger)
+                return
+            }
             session.device = register.device
-            let outcome = hub.register(register, session: session.id, transport: "ws")
             if let replaced = outcome.replacedSession, let old = hub.sessions[replaced] {
                 await old.close(code: Self.closeReplaced, reason: "replaced by a newer session")
             }
@@ -104,7 +124,6 @@ struct DeviceEndpoint: Sendable {
     private func send(_ message: ServerMessage, on session: DeviceSession) async throws {
         if case .error(_, let error) = message { hub.metrics.error(error.code) }
         hub.metrics.messagesOut.increment()
-        let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: message.encoded))
-        try await session.outbound.write(.custom(frame))
+        try await session.write(message.encoded, now: Hub.systemMilliseconds())
     }
 }

@@ -12,13 +12,20 @@ final class DeviceSession: Sendable {
     let channel: any Channel
     /// Unix ms of the last bytes received (any frame, pongs included).
     let lastActivity: Atomic<Int64>
+    /// Unix ms when the write now in progress started, 0 when none: a peer that stops reading stalls it.
+    let writeStartedAt = Atomic<Int64>(0)
+    /// Unix ms when the session's token expires (`Int64.max` when it does not).
+    let tokenExpiresAt: Int64
+    private let closing = Atomic<Bool>(false)
+    private let pingInFlight = Atomic<Bool>(false)
     private let registeredDevice = Mutex<String?>(nil)
 
-    init(id: SessionID, outbound: WebSocketOutboundWriter, channel: any Channel, now: Int64) {
+    init(id: SessionID, outbound: WebSocketOutboundWriter, channel: any Channel, now: Int64, tokenExpiresAt: Int64?) {
         self.id = id
         self.outbound = outbound
         self.channel = channel
         self.lastActivity = Atomic(now)
+        self.tokenExpiresAt = tokenExpiresAt ?? .max
     }
 
     /// The device this session registered as.
@@ -27,18 +34,42 @@ final class DeviceSession: Sendable {
         set { registeredDevice.withLock { $0 = newValue } }
     }
 
-    /// Sends a close frame with `code`, then drops the connection if the peer does not finish the handshake soon.
+    /// True once the hub decided to close the session; its frames are no longer handled.
+    var isClosing: Bool { closing.load(ordering: .relaxed) }
+
+    /// Sends a close frame with `code` and drops the connection after `grace` whether or not the peer answers (a
+    /// peer that stopped reading would otherwise keep the close frame, and everything before it, waiting).
     func close(code: UInt16, reason: String, grace: TimeAmount = .seconds(2)) async {
-        try? await outbound.close(.unknown(code), reason: reason)
+        guard !closing.exchange(true, ordering: .relaxed) else { return }
         let channel = self.channel
         channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
+        try? await outbound.close(.unknown(code), reason: reason)
     }
 
-    /// Sends a WebSocket ping.
-    func ping() async {
+    /// Drops the connection at once.
+    func abort() {
+        closing.store(true, ordering: .relaxed)
+        channel.close(promise: nil)
+    }
+
+    /// Writes one text frame, noting when the write started so a stalled peer can be found.
+    func write(_ bytes: [UInt8], now: Int64) async throws {
+        writeStartedAt.store(now, ordering: .relaxed)
+        defer { writeStartedAt.store(0, ordering: .relaxed) }
+        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: bytes))))
+    }
+
+    /// Sends a WebSocket ping in the background, at most one at a time, so a peer that stopped reading never holds
+    /// up the caller.
+    func ping() {
+        guard !pingInFlight.exchange(true, ordering: .relaxed) else { return }
         var payload = ByteBuffer()
         payload.writeInteger(UInt64(id))
-        try? await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .ping, data: payload)))
+        let frame = WebSocketFrame(fin: true, opcode: .ping, data: payload)
+        Task {
+            try? await outbound.write(.custom(frame))
+            pingInFlight.store(false, ordering: .relaxed)
+        }
     }
 }
 

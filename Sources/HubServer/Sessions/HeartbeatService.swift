@@ -12,26 +12,39 @@ struct HeartbeatService: Service {
             try await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
                     try await Task.sleep(for: .milliseconds(policy.intervalMs))
-                    await tick(policy: policy)
+                    tick(policy: policy)
                 }
             }
         } catch is CancellationError {}
         hub.markAllOffline()
     }
 
-    func tick(policy: HeartbeatPolicy) async {
+    func tick(policy: HeartbeatPolicy) {
         let now = Hub.systemMilliseconds()
-        for session in hub.sessions.all {
-            switch policy.verdict(lastActivity: session.lastActivity.load(ordering: .relaxed), now: now) {
+        for session in hub.sessions.all where !session.isClosing {
+            let writeStartedAt = session.writeStartedAt.load(ordering: .relaxed)
+            let assessment = policy.assess(
+                lastActivity: session.lastActivity.load(ordering: .relaxed),
+                writeStartedAt: writeStartedAt == 0 ? nil : writeStartedAt, tokenExpiresAt: session.tokenExpiresAt,
+                now: now)
+            switch assessment {
             case .ping:
-                await session.ping()
+                session.ping()
             case .expire:
-                if let device = session.device {
-                    hub.sessionEnded(device: device, session: session.id, reason: .heartbeatTimeout)
-                }
-                hub.logger.info("closing silent session", metadata: ["session.id": "\(session.id)"])
-                session.channel.close(promise: nil)
+                takeOffline(session, reason: .heartbeatTimeout)
+                session.abort()
+            case .stalled:
+                takeOffline(session, reason: .slowConsumer)
+                session.abort()
+            case .tokenExpired:
+                takeOffline(session, reason: .tokenExpired)
+                Task { await session.close(code: DeviceEndpoint.closePolicy, reason: "token expired") }
             }
         }
+    }
+
+    private func takeOffline(_ session: DeviceSession, reason: PresenceReason) {
+        if let device = session.device { hub.sessionEnded(device: device, session: session.id, reason: reason) }
+        hub.logger.info("closing session", metadata: ["session.id": "\(session.id)", "reason": "\(reason.rawValue)"])
     }
 }

@@ -87,16 +87,9 @@ public struct SeriesRing: Sendable {
 
     private mutating func pushBack(_ sample: Sample) {
         if timestamps.count < capacity {
-            // Still growing: the storage is linear (head == 0).
+            // Still growing: the storage is linear (head == 0) and holds exactly `count` samples.
             timestamps.append(sample.ts)
             values.append(sample.value)
-            count += 1
-            return
-        }
-        if count < capacity {
-            let position = physical(count)
-            timestamps[position] = sample.ts
-            values[position] = sample.value
             count += 1
             return
         }

@@ -176,10 +176,13 @@ struct DeviceSessionStateMachineTests {
         _ = machine.receive(register("d"), now: 0)
         machine.registrationFailed()
         #expect(machine.device == nil)
-        _ = machine.receive(register("d"), now: 0)
-        _ = machine.receive(register("d"), now: 0)
-        machine.registrationFailed()
-        #expect(machine.device == "d")  // it was registered as d before this attempt
+        // Unregistered again: telemetry is refused, and another device may be registered.
+        #expect(machine.receive(.message(.ping(id: nil)), now: 0) == .reply(.pong(id: nil, ts: 0)))
+        guard case .register = machine.receive(register("e"), now: 0) else {
+            Issue.record("registration after a refusal was not allowed")
+            return
+        }
+        #expect(machine.device == "e")
     }
 
     @Test func failedReportsTheErrorAndCounts() {

@@ -22,8 +22,6 @@ public struct DeviceSessionStateMachine: Sendable {
     public private(set) var device: String?
     private var bucket: TokenBucket
     private var consecutiveErrors = 0
-    /// Whether the session was registered before the registration in progress.
-    private var registeredOnce = false
     private let maxConsecutiveErrors: Int
 
     /// Creates the state of a new session.
@@ -60,7 +58,6 @@ public struct DeviceSessionStateMachine: Sendable {
                 return failed(
                     id: register.id, .invalidMessage("this session is already registered as '\(device)'"))
             }
-            registeredOnce = device != nil
             device = register.device
             consecutiveErrors = 0
             return .register(register)
@@ -76,10 +73,10 @@ public struct DeviceSessionStateMachine: Sendable {
         }
     }
 
-    /// Notes that the hub refused a registration this machine had accepted: the session is unregistered again
-    /// (unless it was already registered as that device).
+    /// Notes that the hub refused a registration this machine had accepted (only a device it does not know yet can
+    /// be refused, so the session cannot have been registered as it): the session is unregistered again.
     public mutating func registrationFailed() {
-        if !registeredOnce { device = nil }
+        device = nil
     }
 
     /// Notes that the work for a message succeeded.

@@ -4,7 +4,6 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
-import ServiceLifecycle
 
 /// `/ws/device`: carries out a ``DeviceSessionStateMachine`` over one WebSocket connection.
 struct DeviceEndpoint: Sendable {
@@ -40,8 +39,8 @@ struct DeviceEndpoint: Sendable {
         defer {
             hub.metrics.connections.record(hub.sessions.remove(session.id))
             if let device = session.device {
-                let reason: PresenceReason = Task.isShuttingDownGracefully ? .shutdown : .closed
-                hub.sessionEnded(device: device, session: session.id, reason: reason)
+                // On shutdown SessionDrainService has already marked the device offline with `shutdown`.
+                hub.sessionEnded(device: device, session: session.id, reason: .closed)
             }
         }
         let decoder = DeviceMessageDecoder(limits: configuration.decoderLimits)
@@ -98,7 +97,8 @@ struct DeviceEndpoint: Sendable {
             }
             session.device = register.device
             if let replaced = outcome.replacedSession, let old = hub.sessions[replaced] {
-                await old.close(code: Self.closeReplaced, reason: "replaced by a newer session")
+                // In the background: an old session that stopped reading must not delay the new one's answer.
+                Task { await old.close(code: Self.closeReplaced, reason: "replaced by a newer session") }
             }
             try await send(
                 .registered(id: register.id, device: register.device, heartbeatMs: hub.configuration.heartbeatMs),

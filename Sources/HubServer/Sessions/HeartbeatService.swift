@@ -1,8 +1,8 @@
 import HubCore
 import ServiceLifecycle
 
-/// Pings every device session each heartbeat interval and takes offline the ones silent for 3 intervals
-/// (reason `heartbeat_timeout`). On graceful shutdown it marks every device offline with reason `shutdown`.
+/// Each heartbeat interval, asks ``HeartbeatPolicy`` about every device session: pings the live ones, drops the
+/// silent (`heartbeat_timeout`) and stalled (`slow_consumer`) ones, and closes those whose token expired (1008).
 struct HeartbeatService: Service {
     let hub: Hub
 
@@ -16,7 +16,6 @@ struct HeartbeatService: Service {
                 }
             }
         } catch is CancellationError {}
-        hub.markAllOffline()
     }
 
     func tick(policy: HeartbeatPolicy) {

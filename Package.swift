@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "HubCore", targets: ["HubCore"]),
         .library(name: "HubServer", targets: ["HubServer"]),
         .library(name: "HubClient", targets: ["HubClient"]),
+        .library(name: "HubSQLite", targets: ["HubSQLite"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -31,6 +32,16 @@ let package = Package(
             name: "HubCore",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "HubSQLite",
+            dependencies: ["HubCore", "CSQLite"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HubServer",
             dependencies: [
@@ -43,6 +54,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             swiftSettings: swiftSettings
@@ -64,6 +76,7 @@ let package = Package(
                 "HubCore",
                 "HubServer",
                 "HubClient",
+                "HubSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,10 +90,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "HubSQLiteTests",
+            dependencies: ["HubCore", "HubSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HubServerTests",
             dependencies: [
                 "HubCore",
                 "HubServer",
+                "HubSQLite",
                 "HubClient",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 purpose=${1:-run}
-run_packages=(ca-certificates)
+run_packages=(ca-certificates libsqlite3-dev pkg-config)
 test_packages=("${run_packages[@]}")
 
 case "$purpose" in

@@ -166,6 +166,7 @@ struct SimulatedDeviceClient: Sendable {
         let start = clock.now
         let batch = max(1, options.batch)
         var sent = 0
+        var lastTs: Int64 = 0
         // Send whatever is due (catching up after a slow wake-up, up to a bound), then sleep to the next due time.
         while !Task.isCancelled {
             let elapsedSeconds = start.duration(to: clock.now).inSeconds
@@ -178,7 +179,10 @@ struct SimulatedDeviceClient: Sendable {
                 if batch > 1 { frame.raw("[") }
                 for position in 0..<inFrame {
                     if position > 0 { frame.raw(",") }
-                    let now = Self.unixMilliseconds()
+                    // Strictly increasing per device: messages sent in one burst must not share a timestamp
+                    // (the hub would keep only the last of them).
+                    let now = max(Self.unixMilliseconds(), lastTs + 1)
+                    lastTs = now
                     let readings = model.withLock { $0.readings(now: now) }
                     frame.raw("{\"type\":\"telemetry\",\"ts\":")
                     frame.int(now)

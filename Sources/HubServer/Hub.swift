@@ -18,23 +18,51 @@ public final class Hub: Sendable {
     private let clock: @Sendable () -> Int64
     private let state: Mutex<State>
     let sessions = SessionTable()
+    /// Where samples go beyond the rings.
+    public let archive: any SampleArchive
+    /// Tickets of accepted messages that are durable.
+    let durability = Durability()
+    /// Wakes the write-behind early.
+    let storageSignal = StorageSignal()
+    /// Set when the archive could not be opened for writing.
+    let storageFailed = Atomic<Bool>(false)
 
     struct State: Sendable {
         var store: SeriesStore
         var registry = DeviceRegistry()
+        var writeBehind: WriteBehindBuffer
     }
 
-    /// Creates a hub. `authority` is nil when auth is disabled.
+    /// Creates a hub over `archive`. `authority` is nil when auth is disabled.
     public init(
-        configuration: HubConfiguration, authority: TokenAuthority?, logger: Logger,
+        configuration: HubConfiguration, authority: TokenAuthority?, archive: any SampleArchive, logger: Logger,
         clock: @escaping @Sendable () -> Int64 = Hub.systemMilliseconds
     ) {
         self.configuration = configuration
         self.authority = authority
+        self.archive = archive
         self.logger = logger
         self.clock = clock
         self.startedAt = clock()
-        self.state = Mutex(State(store: SeriesStore(configuration: configuration.store)))
+        let storage = configuration.storage
+        self.state = Mutex(
+            State(
+                store: SeriesStore(configuration: configuration.store),
+                writeBehind: WriteBehindBuffer(
+                    flushIntervalMs: storage.flushIntervalMs, flushMaxSamples: storage.flushMaxSamples,
+                    maxPendingSamples: storage.maxPendingSamples)))
+    }
+
+    /// Loads what the archive keeps for start-up: the device registry (every device offline) and warm rings.
+    public func restore(_ startup: ArchiveStartup) {
+        let now = clock()
+        let (devices, series) = state.withLock { state in
+            state.registry.restore(startup.devices, now: now)
+            for (key, samples) in startup.newest { state.store.warm(key, samples: samples) }
+            return (state.registry.count, state.store.seriesCount)
+        }
+        metrics.devicesKnown.record(devices)
+        metrics.series.record(series)
     }
 
     /// The wall clock in Unix milliseconds.
@@ -47,24 +75,90 @@ public final class Hub: Sendable {
     /// The hub's notion of now, in Unix milliseconds.
     public var now: Int64 { clock() }
 
-    /// Stores a message's samples for `device`.
+    /// Stores a message's samples for `device` in the rings and hands them to the write-behind.
+    ///
+    /// The result's ticket is durable once ``waitDurable(_:)`` returns for it.
     public func ingest(device: String, samples: [MetricSample], transport: String) throws(ProtocolError)
-        -> IngestResult
+        -> Ingested
     {
         let now = clock()
         let maxDevices = configuration.limits.maxDevices
-        let result = try state.withLock { state throws(ProtocolError) -> (IngestResult, Int) in
+        let flushMax = configuration.storage.flushMaxSamples
+        let (result, ticket, seriesCount, wake) = try state.withLock {
+            state throws(ProtocolError) -> (IngestResult, UInt64, Int, Bool) in
             if state.registry[device] == nil, state.registry.count >= maxDevices {
                 throw .tooLarge("the hub knows \(state.registry.count) devices; the limit is \(maxDevices)")
             }
-            let result = try state.store.ingest(device: device, samples: samples, now: now)
+            if state.writeBehind.isFull {
+                throw .rateLimited(
+                    "the hub's storage is behind (\(state.writeBehind.samples.count) samples wait); retry shortly")
+            }
+            // Moved out for the duration, so the store can append to it while it is being mutated itself.
+            var buffer = WriteBehindBuffer(flushIntervalMs: 0, flushMaxSamples: 0, maxPendingSamples: 0)
+            swap(&buffer, &state.writeBehind)
+            defer { swap(&buffer, &state.writeBehind) }
+            let before = buffer.samples.count
+            let result = try state.store.ingest(device: device, samples: samples, now: now) { key, sample, outcome in
+                buffer.append(
+                    ArchiveSample(series: key, ts: sample.ts, value: sample.value, replaced: outcome == .replaced),
+                    now: now)
+            }
             state.registry.touch(device: device, transport: transport, now: now)
-            return (result, state.store.seriesCount)
+            let ticket = buffer.endMessage(device: device, now: now)
+            return (result, ticket, state.store.seriesCount, before < flushMax && buffer.samples.count >= flushMax)
         }
-        metrics.samplesIngested.increment(by: Int64(result.0.accepted))
-        if result.0.droppedLate > 0 { metrics.samplesDroppedLate.increment(by: Int64(result.0.droppedLate)) }
-        if !result.0.newSeries.isEmpty { metrics.series.record(result.1) }
-        return result.0
+        if wake { storageSignal.signal() }
+        metrics.samplesIngested.increment(by: Int64(result.accepted))
+        if result.droppedLate > 0 { metrics.samplesDroppedLate.increment(by: Int64(result.droppedLate)) }
+        if !result.newSeries.isEmpty { metrics.series.record(seriesCount) }
+        return Ingested(result: result, ticket: ticket)
+    }
+
+    /// Returns once the message with `ticket` is durable (committed by the write-behind).
+    public func waitDurable(_ ticket: UInt64) async throws {
+        try await durability.wait(for: ticket)
+    }
+
+    // MARK: Write-behind hand-over
+
+    /// When the next flush is due.
+    var flushDueAt: Int64? { state.withLock { $0.writeBehind.flushDueAt } }
+
+    /// Whether a flush is due at `now`.
+    func isFlushDue(now: Int64) -> Bool { state.withLock { $0.writeBehind.isFlushDue(now: now) } }
+
+    /// Whether anything waits to be written.
+    var hasPendingWrites: Bool { state.withLock { !$0.writeBehind.isEmpty } }
+
+    /// Takes what waits to be written.
+    func takeBatch() -> WriteBehindBuffer.Batch? {
+        let (batch, committed) = state.withLock { state in
+            let batch = state.writeBehind.take()
+            metrics.storagePending.record(state.writeBehind.samples.count)
+            return (batch, state.writeBehind.committedTicket)
+        }
+        if batch == nil { durability.commit(through: committed) }
+        return batch
+    }
+
+    /// Marks a batch written: its tickets are durable.
+    func committed(_ batch: WriteBehindBuffer.Batch) {
+        let committed = state.withLock { state in
+            state.writeBehind.committed(batch)
+            return state.writeBehind.committedTicket
+        }
+        durability.commit(through: committed)
+    }
+
+    /// Puts a batch the archive refused back in front.
+    func failed(_ batch: WriteBehindBuffer.Batch) {
+        state.withLock { $0.writeBehind.failed(batch) }
+    }
+
+    /// The current records of `devices` (to save with a batch).
+    func deviceRecords(_ devices: Set<String>) -> [DeviceRecord] {
+        guard !devices.isEmpty else { return [] }
+        return state.withLock { state in devices.compactMap { state.registry[$0] } }
     }
 
     /// Records a registration; returns the outcome (including a session to close as replaced).
@@ -78,6 +172,7 @@ public final class Hub: Sendable {
                 throw .tooLarge("the hub knows \(state.registry.count) devices; the limit is \(maxDevices)")
             }
             let outcome = state.registry.register(message, session: session, transport: transport, now: now)
+            state.writeBehind.changed(device: message.device, now: now)
             return (outcome, state.registry.onlineCount, state.registry.count)
         }
         metrics.devicesOnline.record(online)
@@ -95,7 +190,8 @@ public final class Hub: Sendable {
     func sessionEnded(device: String, session: SessionID, reason: PresenceReason) -> PresenceEvent? {
         let now = clock()
         let (event, online) = state.withLock { state in
-            (
+            state.writeBehind.changed(device: device, now: now)
+            return (
                 state.registry.sessionEnded(device: device, session: session, reason: reason, now: now),
                 state.registry.onlineCount
             )
@@ -107,8 +203,8 @@ public final class Hub: Sendable {
         return event
     }
 
-    /// Reads the store and the registry under the lock.
-    func read<T: Sendable>(_ body: (SeriesStore, DeviceRegistry) throws -> T) rethrows -> T {
+    /// Reads the store and the registry under the lock (keep `body` short: ingest waits for it).
+    public func read<T: Sendable>(_ body: (SeriesStore, DeviceRegistry) throws -> T) rethrows -> T {
         try state.withLock { state in try body(state.store, state.registry) }
     }
 
@@ -120,10 +216,24 @@ public final class Hub: Sendable {
     /// Marks every online device offline with reason `shutdown`.
     func markAllOffline() {
         let now = clock()
-        let events = state.withLock { $0.registry.allOffline(reason: .shutdown, now: now) }
+        let events = state.withLock { state in
+            let events = state.registry.allOffline(reason: .shutdown, now: now)
+            for event in events { state.writeBehind.changed(device: event.device, now: now) }
+            return events
+        }
         metrics.devicesOnline.record(0)
         if !events.isEmpty {
             logger.info("devices marked offline for shutdown", metadata: ["count": "\(events.count)"])
         }
     }
+}
+
+/// What ``Hub/ingest(device:samples:transport:)`` did, and the ticket that says when it is durable.
+public struct Ingested: Sendable {
+    /// What the store did.
+    public var result: IngestResult
+    /// Durable once ``Hub/waitDurable(_:)`` returns for it.
+    public var ticket: UInt64
+    /// Samples stored.
+    public var accepted: Int { result.accepted }
 }

@@ -14,10 +14,35 @@ import ServiceLifecycle
 /// try await app.runService()
 /// ```
 public enum HubApplication {
-    /// Creates the hub state (and the token authority unless auth is off).
-    public static func makeHub(configuration: HubConfiguration, logger: Logger) async throws -> Hub {
+    /// Creates the hub state over `archive` (and the token authority unless auth is off), loading the device
+    /// registry and the newest samples of every series from the archive. Nothing more is read before listening.
+    public static func makeHub(configuration: HubConfiguration, archive: any SampleArchive, logger: Logger)
+        async throws -> Hub
+    {
         let authority = configuration.auth.enabled ? try await TokenAuthority(configuration: configuration) : nil
-        return Hub(configuration: configuration, authority: authority, logger: logger)
+        let hub = Hub(configuration: configuration, authority: authority, archive: archive, logger: logger)
+        let started = ContinuousClock.now
+        let startup = try archive.startup(ringCapacity: configuration.store.ringCapacity)
+        let read = started.duration(to: .now)
+        hub.restore(startup)
+        logger.info(
+            "restored from the store",
+            metadata: [
+                "devices": "\(startup.devices.count)", "series": "\(startup.newest.count)",
+                "samples": "\(startup.newest.reduce(0) { $0 + $1.1.count })",
+                "read_ms": "\(Int(read.inMilliseconds))",
+                "total_ms": "\(Int(started.duration(to: .now).inMilliseconds))",
+            ])
+        return hub
+    }
+
+    /// The hub's long-running services in start order: storage, `app`, the session drain, and `extra` (e.g.
+    /// simulators). They stop in reverse order: `extra` first, then sessions close, then the server, and storage
+    /// flushes last.
+    public static func services(
+        hub: Hub, app: some ApplicationProtocol & Service, extra: [any Service] = []
+    ) throws -> [any Service] {
+        [try StorageService(hub: hub), app, SessionDrainService(hub: hub)] + extra
     }
 
     /// The application serving `hub`; `onListening` gets the bound port once the server listens.

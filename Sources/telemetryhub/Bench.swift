@@ -8,8 +8,8 @@ import Logging
 /// `telemetryhub bench`: load generators that print figures (they assert nothing).
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the hub: ingest rate, memory per connection, start-up time.",
-        subcommands: [Ingest.self, Connections.self, Startup.self])
+        abstract: "Measure the hub: ingest rate, memory per connection, start-up time, the durable store.",
+        subcommands: [Ingest.self, Connections.self, Startup.self, Store.self])
 
     /// Options naming the hub to measure.
     struct Target: ParsableArguments {
@@ -31,6 +31,8 @@ struct Bench: AsyncParsableCommand {
         var cpuSeconds: Double
         var residentBytes: Double
         var samplesIngested: Double
+        var samplesPersisted: Double
+        var storageCPUSeconds: Double
         var openFDs: Double
 
         static func read(_ client: HubHTTPClient) async throws -> HubFigures {
@@ -43,6 +45,8 @@ struct Bench: AsyncParsableCommand {
                 cpuSeconds: HubHTTPClient.metric("process_cpu_seconds_total", in: text) ?? 0,
                 residentBytes: HubHTTPClient.metric("process_resident_memory_bytes", in: text) ?? 0,
                 samplesIngested: HubHTTPClient.metric("telemetryhub_samples_ingested_total", in: text) ?? 0,
+                samplesPersisted: HubHTTPClient.metric("telemetryhub_samples_persisted_total", in: text) ?? 0,
+                storageCPUSeconds: HubHTTPClient.metric("telemetryhub_storage_cpu_seconds_total", in: text) ?? 0,
                 openFDs: HubHTTPClient.metric("process_open_fds", in: text) ?? 0)
         }
     }
@@ -97,12 +101,16 @@ struct Bench: AsyncParsableCommand {
             let sent = Double(clientAfter.samplesSent - clientBefore.samplesSent) / wall
             let ingested = (hubAfter.samplesIngested - hubBefore.samplesIngested) / wall
             let cpu = (hubAfter.cpuSeconds - hubBefore.cpuSeconds) / wall * 100
+            let persisted = (hubAfter.samplesPersisted - hubBefore.samplesPersisted) / wall
+            let storageCPU = (hubAfter.storageCPUSeconds - hubBefore.storageCPUSeconds) / wall * 100
             say(
                 """
                 bench ingest: \(devices) devices x \(rate) msg/s x \(profiles[0].metrics.count) metrics, \(batch) msg/frame, \(String(format: "%.1f", wall)) s measured
                   devices connected : \(clientAfter.connected)/\(devices)
                   client sent       : \(Int(sent)) samples/s (\(Int(Double(clientAfter.messagesSent - clientBefore.messagesSent) / wall)) msg/s)
                   hub ingested      : \(Int(ingested)) samples/s
+                  hub persisted     : \(Int(persisted)) samples/s
+                  write-behind CPU  : \(String(format: "%.1f", storageCPU)) % of one core
                   hub CPU           : \(String(format: "%.0f", cpu)) % of one core
                   hub RSS           : \(String(format: "%.1f", hubAfter.residentBytes / 1_048_576)) MiB
                   errors            : \(clientAfter.errors - clientBefore.errors)\(clientAfter.lastError.map { " (last: \($0))" } ?? "")
@@ -165,6 +173,8 @@ struct Bench: AsyncParsableCommand {
 
         @Option(help: "Number of launches.")
         var runs: Int = 5
+        @Option(help: "Start on this data directory (e.g. one filled by `bench store --keep`) instead of an empty one.")
+        var dataDir: String?
 
         func validate() throws {
             guard (1...1_000).contains(runs) else { throw ValidationError("--runs must be 1 to 1000") }
@@ -174,8 +184,9 @@ struct Bench: AsyncParsableCommand {
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
             var times: [Double] = []
             for _ in 0..<runs {
-                let dataDir = NSTemporaryDirectory() + "telemetryhub-bench-\(UUID().uuidString)"
-                defer { try? FileManager.default.removeItem(atPath: dataDir) }
+                let fresh = NSTemporaryDirectory() + "telemetryhub-bench-\(UUID().uuidString)"
+                let dataDir = self.dataDir ?? fresh
+                defer { if self.dataDir == nil { try? FileManager.default.removeItem(atPath: fresh) } }
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: executable)
                 process.arguments = ["serve", "--port", "0", "--data-dir", dataDir, "--log-level", "error"]
@@ -191,7 +202,7 @@ struct Bench: AsyncParsableCommand {
                     buffer.append(chunk)
                 }
                 let elapsed = started.duration(to: .now)
-                process.terminate()
+                process.interrupt()
                 process.waitUntilExit()
                 times.append(elapsed.inMilliseconds)
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HubClient
 import HubCore
+import HubSQLite
 import HubServer
 import Logging
 
@@ -48,6 +49,8 @@ struct HubOptions: ParsableArguments {
     var heartbeat: String?
     @Flag(help: "Turn authentication off. For local experiments only: anyone can send and read.")
     var noAuth = false
+    @Option(help: "Where samples are kept: sqlite (default; <data-dir>/telemetry.db) or memory (lost on exit).")
+    var storage: String?
 
     func configuration() throws -> HubConfiguration {
         var configuration = HubConfiguration()
@@ -68,9 +71,24 @@ struct HubOptions: ParsableArguments {
             configuration.heartbeatMs = Int64(seconds * 1_000)
         }
         if noAuth { configuration.auth.enabled = false }
+        if let storage {
+            guard let engine = StorageEngine(rawValue: storage) else {
+                throw ValidationError("--storage must be sqlite or memory")
+            }
+            configuration.storage.engine = engine
+        }
         let problems = configuration.problems()
         guard problems.isEmpty else { throw CLIError(message: problems.joined(separator: "; ")) }
         return configuration
+    }
+}
+
+/// Opens the archive the configuration names.
+func openArchive(_ configuration: HubConfiguration) throws -> any SampleArchive {
+    do {
+        return try HubStorage.open(engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
+    } catch {
+        throw CLIError(message: "cannot open the store in \(configuration.dataDir): \(error)")
     }
 }
 

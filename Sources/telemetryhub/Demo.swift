@@ -31,7 +31,8 @@ struct Demo: AsyncParsableCommand {
         let deviceProfiles: [DeviceProfile]
         do { deviceProfiles = try ProfileLoader.load(path: profiles) } catch { throw CLIError(message: "\(error)") }
         if !configuration.auth.enabled { warnNoAuth() }
-        let state = try await HubApplication.makeHub(configuration: configuration, logger: logger)
+        let state = try await HubApplication.makeHub(
+            configuration: configuration, archive: try openArchive(configuration), logger: logger)
 
         var tokens: (viewer: String, operator: String, device: String)?
         if configuration.auth.enabled {
@@ -82,9 +83,9 @@ struct Demo: AsyncParsableCommand {
         let simulator = SimulatorService(options: simulationOptions, host: host, ports: ports, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: app), .init(service: SessionDrainService(hub: state)), .init(service: simulator),
-                ],
+                services: try HubApplication.services(hub: state, app: app, extra: [simulator]).map {
+                    .init(service: $0)
+                },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

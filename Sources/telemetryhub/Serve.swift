@@ -1,4 +1,5 @@
 import ArgumentParser
+import HubCore
 import HubServer
 import Logging
 import ServiceLifecycle
@@ -17,7 +18,8 @@ struct Serve: AsyncParsableCommand {
         if conformanceEcho { configuration.conformanceEcho = true }
         let logger = try logging.makeLogger(label: "telemetryhub")
         if !configuration.auth.enabled { warnNoAuth() }
-        let state = try await HubApplication.makeHub(configuration: configuration, logger: logger)
+        let state = try await HubApplication.makeHub(
+            configuration: configuration, archive: try openArchive(configuration), logger: logger)
         let host = configuration.host
         let app = HubApplication.makeApplication(hub: state) { port in
             say(
@@ -26,7 +28,7 @@ struct Serve: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app), .init(service: SessionDrainService(hub: state))],
+                services: try HubApplication.services(hub: state, app: app).map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HubCore
+import HubSQLite
 import HubServer
 import Hummingbird
 import Logging
@@ -26,16 +27,19 @@ struct LiveHub: Sendable {
         var configuration = HubConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
-        configuration.dataDir = NSTemporaryDirectory() + "telemetryhub-test-\(UUID().uuidString)"
+        let scratch = NSTemporaryDirectory() + "telemetryhub-test-\(UUID().uuidString)"
+        configuration.dataDir = scratch
         configuration.auth.secret = secret
+        configuration.storage.flushIntervalMs = 50
         configuration.dashboardsDir = NSTemporaryDirectory()
         configure(&configuration)
         var logger = Logger(label: "test-hub")
         logger.logLevel = .warning
-        let hub = try await HubApplication.makeHub(configuration: configuration, logger: logger)
+        let archive = try HubStorage.open(engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
+        let hub = try await HubApplication.makeHub(configuration: configuration, archive: archive, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = HubApplication.makeApplication(hub: hub) { port in continuation.yield(port) }
-        let group = ServiceGroup(services: [app, SessionDrainService(hub: hub)], logger: logger)
+        let group = ServiceGroup(services: try HubApplication.services(hub: hub, app: app), logger: logger)
         let running = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestFailure("hub did not start") }
@@ -51,7 +55,8 @@ struct LiveHub: Sendable {
         }
         await group.triggerGracefulShutdown()
         try await running.value
-        try? FileManager.default.removeItem(atPath: configuration.dataDir)
+        // A data directory the test chose is the test's to remove (it may restart a hub on it).
+        if configuration.dataDir == scratch { try? FileManager.default.removeItem(atPath: scratch) }
     }
 
     func token(_ role: Role, device: String? = nil, ttl: TimeInterval = 3_600) async throws -> String {

@@ -253,7 +253,7 @@ public enum ChunkCodec {
 
     // MARK: LEB128
 
-    private static func writeLEB128(_ value: UInt64, to bytes: inout [UInt8]) {
+    static func writeLEB128(_ value: UInt64, to bytes: inout [UInt8]) {
         var value = value
         repeat {
             var byte = UInt8(value & 0x7F)
@@ -263,7 +263,7 @@ public enum ChunkCodec {
         } while value != 0
     }
 
-    private static func readLEB128(_ bytes: [UInt8], offset: inout Int) -> UInt64? {
+    static func readLEB128(_ bytes: [UInt8], offset: inout Int) -> UInt64? {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while offset < bytes.count, shift < 64 {

@@ -20,6 +20,8 @@ public enum PresenceReason: String, Sendable, Codable {
     case tokenExpired = "token_expired"
     /// Offline: the hub shut down.
     case shutdown
+    /// Offline: the hub restarted and the device has not registered again yet.
+    case hubRestarted = "hub_restarted"
     /// Offline: the device sent data without a session (e.g. `POST /api/telemetry`) and never registered.
     case noSession = "no_session"
 }
@@ -45,6 +47,24 @@ public struct DeviceRecord: Equatable, Sendable {
     public var firstSeen: Int64
     /// Last message from the device (Unix ms).
     public var lastSeen: Int64
+
+    /// Creates a record.
+    public init(
+        device: String, kind: String, rooms: [String], meta: JSONObject, state: PresenceState, since: Int64,
+        reason: PresenceReason, session: SessionID?, transport: String, firstSeen: Int64, lastSeen: Int64
+    ) {
+        self.device = device
+        self.kind = kind
+        self.rooms = rooms
+        self.meta = meta
+        self.state = state
+        self.since = since
+        self.reason = reason
+        self.session = session
+        self.transport = transport
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+    }
 }
 
 /// A change of a device's presence.
@@ -133,6 +153,19 @@ public struct DeviceRegistry: Sendable {
         records[device] = DeviceRecord(
             device: device, kind: "generic", rooms: [], meta: JSONObject(), state: .offline, since: now,
             reason: .noSession, session: nil, transport: transport, firstSeen: now, lastSeen: now)
+    }
+
+    /// Loads stored records at start-up: every device offline; those stored online get reason `hub_restarted`.
+    public mutating func restore(_ stored: [DeviceRecord], now: Int64) {
+        for var record in stored {
+            if record.state == .online {
+                record.state = .offline
+                record.reason = .hubRestarted
+                record.since = now
+            }
+            record.session = nil
+            records[record.device] = record
+        }
     }
 
     /// Marks every online device offline (hub shutdown) and returns the events.

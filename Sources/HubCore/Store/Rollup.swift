@@ -8,6 +8,15 @@ public struct RollupPoint: Equatable, Sendable {
     public var count: Int
     /// The mean of the bucket.
     public var avg: Double { sum / Double(count) }
+
+    /// Creates a point.
+    public init(ts: Int64, min: Double, max: Double, sum: Double, count: Int) {
+        self.ts = ts
+        self.min = min
+        self.max = max
+        self.sum = sum
+        self.count = count
+    }
 }
 
 /// Aggregation of samples into fixed steps.
@@ -30,7 +39,8 @@ public enum Rollup {
         return points
     }
 
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    /// `a / b` rounded towards negative infinity.
+    public static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let quotient = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
     }

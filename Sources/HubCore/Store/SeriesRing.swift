@@ -39,6 +39,17 @@ public struct SeriesRing: Sendable {
         self.values.reserveCapacity(initial)
     }
 
+    /// Creates a ring holding the newest `capacity` of `samples`, which must be time-ordered with one sample per
+    /// timestamp (as an archive returns them); used to warm rings at start-up without the ordering rules' cost.
+    public init(capacity: Int, loading samples: [Sample]) {
+        precondition(capacity > 0, "ring capacity must be positive")
+        self.capacity = capacity
+        let kept = samples.suffix(capacity)
+        self.timestamps = kept.map(\.ts)
+        self.values = kept.map(\.value)
+        self.count = kept.count
+    }
+
     @inline(__always)
     private func physical(_ logical: Int) -> Int {
         let index = head + logical

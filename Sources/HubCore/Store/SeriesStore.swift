@@ -39,6 +39,15 @@ public struct SeriesStore: Sendable {
     public mutating func ingest(device: String, samples: [MetricSample], now: Int64) throws(ProtocolError)
         -> IngestResult
     {
+        try ingest(device: device, samples: samples, now: now) { _, _, _ in }
+    }
+
+    /// Like ``ingest(device:samples:now:)``, calling `onStored` for every sample kept (with the series, the sample as
+    /// stored, and whether it was appended, inserted or replaced a value).
+    public mutating func ingest(
+        device: String, samples: [MetricSample], now: Int64,
+        onStored: (SeriesKey, Sample, AppendOutcome) -> Void
+    ) throws(ProtocolError) -> IngestResult {
         let (sum, overflow) = now.addingReportingOverflow(configuration.maxFutureSkewMs)
         let horizon = overflow ? Int64.max : sum
         let existing = devices[device]
@@ -80,10 +89,28 @@ public struct SeriesStore: Sendable {
             let before = rings.values[index].count
             let outcome = rings.values[index].append(stored, lateToleranceMs: tolerance)
             sampleCount += rings.values[index].count - before
-            if outcome == .droppedLate { result.droppedLate += 1 } else { result.accepted += 1 }
+            if outcome == .droppedLate {
+                result.droppedLate += 1
+            } else {
+                result.accepted += 1
+                onStored(SeriesKey(device: device, metric: sample.metric), stored, outcome)
+            }
         }
         devices[device] = rings
         return result
+    }
+
+    /// Loads a series' newest samples (time-ordered, one per timestamp) at start-up, replacing what the series
+    /// held; limits are not checked.
+    public mutating func warm(_ key: SeriesKey, samples: [Sample]) {
+        let ring = SeriesRing(capacity: configuration.ringCapacity, loading: samples)
+        if let old = devices[key.device, default: [:]].updateValue(ring, forKey: key.metric) {
+            sampleCount -= old.count
+        } else {
+            devicesByMetric[key.metric, default: []].insert(key.device)
+            seriesCount += 1
+        }
+        sampleCount += ring.count
     }
 
     /// The ring of one series.

@@ -93,17 +93,3 @@ public actor TokenAuthority {
         return secret
     }
 }
-
-/// Parses durations such as `500ms`, `30s`, `15m`, `24h`, `7d` (a bare number means seconds).
-public enum DurationText {
-    /// The duration in seconds, or nil when the text is not a duration.
-    public static func seconds(_ text: String) -> Double? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let number = Double(text.dropLast(suffix.count)), number >= 0, number.isFinite else { return nil }
-            return number * scale
-        }
-        guard let number = Double(text), number >= 0, number.isFinite else { return nil }
-        return number
-    }
-}

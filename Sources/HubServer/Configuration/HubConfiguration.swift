@@ -22,6 +22,10 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
     public var limits = LimitsConfiguration()
     /// The in-memory series store.
     public var store = StoreConfiguration()
+    /// The durable store: engine, flushing, chunks.
+    public var storage = StorageConfiguration()
+    /// How long each tier keeps data, size caps and per-selector overrides.
+    public var retention = RetentionConfiguration()
     /// Serve the `/ws/echo` route used by the WebSocket conformance suite (default off).
     public var conformanceEcho = false
 
@@ -93,6 +97,32 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
             problems.append("store.max_future_skew_ms: must be 0 to 31536000000 (a year)")
         }
         if !(10...86_400_000).contains(heartbeatMs) { problems.append("heartbeat_ms: must be 10 to 86400000") }
+        if !(10...600_000).contains(storage.flushIntervalMs) {
+            problems.append("storage.flush_interval_ms: must be 10 to 600000")
+        }
+        if storage.flushMaxSamples < 1 { problems.append("storage.flush_max_samples: must be positive") }
+        if storage.maxPendingSamples < storage.flushMaxSamples {
+            problems.append("storage.max_pending_samples: must be at least storage.flush_max_samples")
+        }
+        if !(1...1_000_000).contains(storage.chunkMaxSamples) {
+            problems.append("storage.chunk_max_samples: must be 1 to 1000000")
+        }
+        if storage.chunkMaxAgeMs < 1_000 { problems.append("storage.chunk_max_age_ms: must be at least 1000") }
+        if storage.stagingMaxRows < 2 { problems.append("storage.staging_max_rows: must be at least 2") }
+        if storage.retentionIntervalMs < 1_000 {
+            problems.append("storage.retention_interval_ms: must be at least 1000")
+        }
+        for (index, rule) in retention.overrides.enumerated() {
+            if (try? SeriesSelector(parsing: rule.match)) == nil {
+                problems.append("retention.overrides[\(index)].match: '\(rule.match)' is not a series selector")
+            }
+        }
+        for (name, bytes) in [
+            ("raw", retention.maxBytes.raw), ("1m", retention.maxBytes.minute), ("1h", retention.maxBytes.hour),
+        ]
+        where bytes < 0 {
+            problems.append("retention.max_bytes.\(name): must be 0 (no limit) or positive")
+        }
         return problems
     }
 
@@ -112,9 +142,11 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         } catch {
             throw ConfigurationError(message: "\(source) is not valid JSON: \(error.localizedDescription)")
         }
-        guard let overrideObject = overrides as? [String: Any] else {
+        guard var overrideObject = overrides as? [String: Any] else {
             throw ConfigurationError(message: "\(source) must hold a JSON object")
         }
+        // `"retention": [...]` is shorthand for `"retention": {"overrides": [...]}`.
+        if let rules = overrideObject["retention"] as? [Any] { overrideObject["retention"] = ["overrides": rules] }
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let defaults = try JSONSerialization.jsonObject(with: encoder.encode(HubConfiguration())) as! [String: Any]
@@ -127,6 +159,9 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
                 HubConfiguration.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch let DecodingError.typeMismatch(type, context) {
             throw ConfigurationError(message: "\(source): \(Self.path(context.codingPath)) must be \(type)")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ConfigurationError(
+                message: "\(source): \(Self.path(context.codingPath)): \(context.debugDescription)")
         } catch {
             throw ConfigurationError(message: "\(source): \(error)")
         }
@@ -150,7 +185,7 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
             guard let current = defaults[key] else {
                 throw ConfigurationError(message: "unknown configuration key '\(fullKey)'")
             }
-            if let nestedDefaults = current as? [String: Any] {
+            if let nestedDefaults = current as? [String: Any], !nestedDefaults.isEmpty {
                 guard let nested = value as? [String: Any] else {
                     throw ConfigurationError(message: "'\(fullKey)' must be an object")
                 }

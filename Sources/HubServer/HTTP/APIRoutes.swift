@@ -2,6 +2,7 @@ import HTTPTypes
 import HubCore
 import Hummingbird
 import NIOCore
+import NIOPosix
 
 /// The HTTP API under `/api`, `/healthz` and `/metrics`.
 struct APIRoutes: Sendable {
@@ -23,7 +24,7 @@ struct APIRoutes: Sendable {
         viewer.get("devices/:id") { _, context in try device(context.parameters.require("id")) }
         viewer.get("series") { request, _ in try seriesList(request) }
         viewer.get("series/:device/:metric") { request, context in
-            try seriesPoints(
+            try await seriesPoints(
                 request, device: context.parameters.require("device"), metric: context.parameters.require("metric"))
         }
         router.group("api/telemetry")
@@ -50,6 +51,8 @@ struct APIRoutes: Sendable {
             json.int(Int64(hub.sessions.count))
             json.raw(",\"auth\":")
             json.bool(hub.authority != nil)
+            json.raw(",\"storage\":")
+            json.string(hub.configuration.storage.engine.rawValue)
             json.raw("}")
         }
     }
@@ -152,7 +155,7 @@ struct APIRoutes: Sendable {
         }
     }
 
-    private func seriesPoints(_ request: Request, device: String, metric: String) throws -> Response {
+    private func seriesPoints(_ request: Request, device: String, metric: String) async throws -> Response {
         guard Names.isValidName(device), Names.isValidName(metric) else {
             throw HubHTTPError(.invalidMessage("device and metric must match [A-Za-z0-9._:-]{1,128}"))
         }
@@ -164,19 +167,37 @@ struct APIRoutes: Sendable {
         guard from <= to else { throw HubHTTPError(.invalidMessage("'from' (\(from)) is after 'to' (\(to))")) }
         guard limit > 0 else { throw HubHTTPError(.invalidMessage("'limit' must be positive")) }
         if let step, step <= 0 { throw HubHTTPError(.invalidMessage("'step' must be a positive number of ms")) }
-        let samples = hub.read { store, _ in
-            store.range(key, from: from, to: to, limit: step == nil ? Int(limit) : .max)
+        if let step, to != .max, (to - from) / step > 10_000_000 {
+            throw HubHTTPError(.invalidMessage("'step' \(step) over that range makes more than 10,000,000 points"))
         }
-        guard let samples else { throw HubHTTPError(.notFound("no series '\(key)'")) }
+        let hub = self.hub
+        enum Points: Sendable {
+            case raw([Sample])
+            case rollups([RollupPoint])
+        }
+        let points: Points?
+        do {
+            points = try await NIOThreadPool.singleton.runIfActive {
+                if let step {
+                    return try hub.rollups(key, from: from, to: to, stepMs: step).map { Points.rollups($0) }
+                }
+                return try hub.history(key, from: from, to: to, limit: Int(clamping: limit)).map { Points.raw($0) }
+            }
+        } catch {
+            hub.logger.error("series query failed", metadata: ["series": "\(key)", "error": "\(error)"])
+            throw HubHTTPError(
+                .internalServerError, ProtocolError(code: .internal, message: "the store could not be read"))
+        }
+        guard let points else { throw HubHTTPError(.notFound("no series '\(key)'")) }
         return JSONResponse.make { json in
             json.raw("{\"series\":")
             json.string(key.description)
-            if let step {
+            switch points {
+            case .rollups(let all):
                 json.raw(",\"step\":")
-                json.int(step)
+                json.int(step ?? 0)
                 json.raw(",\"points\":[")
-                let points = Rollup.buckets(samples, stepMs: step).suffix(Int(limit))
-                for (index, point) in points.enumerated() {
+                for (index, point) in all.suffix(Int(clamping: limit)).enumerated() {
                     if index > 0 { json.raw(",") }
                     json.raw("[")
                     json.int(point.ts)
@@ -188,7 +209,7 @@ struct APIRoutes: Sendable {
                     json.int(Int64(point.count))
                     json.raw("]")
                 }
-            } else {
+            case .raw(let samples):
                 json.raw(",\"points\":[")
                 for (index, sample) in samples.enumerated() {
                     if index > 0 { json.raw(",") }
@@ -228,16 +249,29 @@ struct APIRoutes: Sendable {
         guard principal.mayActAs(device: device) else {
             throw HubHTTPError(.forbidden("this token may not send data for device '\(device)'"))
         }
+        let sync = ["1", "true"].contains(request.uri.queryParameters.get("sync") ?? "")
+        let ingested: Ingested
         do {
-            let result = try hub.ingest(device: device, samples: telemetry.samples, transport: "http")
-            return JSONResponse.make(.accepted) { json in
-                json.raw("{\"accepted\":")
-                json.int(Int64(result.accepted))
-                json.raw("}")
-            }
+            ingested = try hub.ingest(device: device, samples: telemetry.samples, transport: "http")
         } catch {
             hub.metrics.error(error.code)
             throw HubHTTPError(error)
+        }
+        if sync {
+            do {
+                try await hub.waitDurable(ingested.ticket)
+            } catch {
+                throw HubHTTPError(
+                    .internalServerError,
+                    ProtocolError(code: .internal, message: "accepted in memory but not persisted: \(error)"))
+            }
+        }
+        return JSONResponse.make(sync ? .ok : .accepted) { json in
+            json.raw("{\"accepted\":")
+            json.int(Int64(ingested.accepted))
+            json.raw(",\"durable\":")
+            json.bool(sync)
+            json.raw("}")
         }
     }
 

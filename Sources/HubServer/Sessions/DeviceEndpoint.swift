@@ -104,20 +104,36 @@ struct DeviceEndpoint: Sendable {
                 .registered(id: register.id, device: register.device, heartbeatMs: hub.configuration.heartbeatMs),
                 on: session)
         case .ingest(let device, let telemetry):
-            let result: IngestResult
+            let ingested: Ingested
             do {
-                result = try hub.ingest(device: device, samples: telemetry.samples, transport: "ws")
+                ingested = try hub.ingest(device: device, samples: telemetry.samples, transport: "ws")
             } catch {
                 try await perform(
                     machine.failed(id: telemetry.id, error), machine: &machine, session: session, logger: logger)
                 return
             }
             machine.succeeded()
-            if let id = telemetry.id { try await send(.accepted(id: id, accepted: result.accepted), on: session) }
+            if let id = telemetry.id { acknowledgeWhenDurable(id: id, ingested, on: session) }
         case .commandResult(_, let result):
             // Commands are routed once rooms and commands exist; until then no command can be pending.
             let reply = machine.failed(id: result.id, .notFound("no pending command with id '\(result.id)'"))
             try await perform(reply, machine: &machine, session: session, logger: logger)
+        }
+    }
+
+    /// Sends the ack once the write-behind has committed the samples, without holding up the session's next
+    /// frames (acks of different messages may therefore arrive in any order; `id` tells them apart).
+    private func acknowledgeWhenDurable(id: MessageID, _ ingested: Ingested, on session: DeviceSession) {
+        Task {
+            let reply: ServerMessage
+            do {
+                try await hub.waitDurable(ingested.ticket)
+                reply = .accepted(id: id, accepted: ingested.accepted)
+            } catch {
+                reply = .error(
+                    id: id, ProtocolError(code: .internal, message: "the samples could not be persisted: \(error)"))
+            }
+            try? await send(reply, on: session)
         }
     }
 

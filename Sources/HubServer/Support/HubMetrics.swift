@@ -20,6 +20,14 @@ public final class HubMetrics: Sendable {
     let devicesOnline: Metrics.Gauge
     let devicesKnown: Metrics.Gauge
     let series: Metrics.Gauge
+    let samplesPersisted: Metrics.Counter
+    let storageFlushes: Metrics.Counter
+    let storageErrors: Metrics.Counter
+    let storageFlushSeconds: Metrics.Timer
+    let storagePending: Metrics.Gauge
+    let storageStagedRows: Metrics.Gauge
+    let storageCPUSeconds: Metrics.Gauge
+    let chunksSealed: Metrics.Counter
     private let residentMemory: Metrics.Gauge
     private let cpuSeconds: Metrics.Gauge
     private let openFDs: Metrics.Gauge
@@ -37,6 +45,14 @@ public final class HubMetrics: Sendable {
         devicesOnline = Metrics.Gauge(label: "telemetryhub_devices_online", factory: factory)
         devicesKnown = Metrics.Gauge(label: "telemetryhub_devices", factory: factory)
         series = Metrics.Gauge(label: "telemetryhub_series", factory: factory)
+        samplesPersisted = Metrics.Counter(label: "telemetryhub_samples_persisted_total", factory: factory)
+        storageFlushes = Metrics.Counter(label: "telemetryhub_storage_flushes_total", factory: factory)
+        storageErrors = Metrics.Counter(label: "telemetryhub_storage_errors_total", factory: factory)
+        storageFlushSeconds = Metrics.Timer(label: "telemetryhub_storage_flush_seconds", factory: factory)
+        storagePending = Metrics.Gauge(label: "telemetryhub_storage_pending_samples", factory: factory)
+        storageStagedRows = Metrics.Gauge(label: "telemetryhub_storage_staged_rows", factory: factory)
+        storageCPUSeconds = Metrics.Gauge(label: "telemetryhub_storage_cpu_seconds_total", factory: factory)
+        chunksSealed = Metrics.Counter(label: "telemetryhub_storage_chunks_sealed_total", factory: factory)
         residentMemory = Metrics.Gauge(label: "process_resident_memory_bytes", factory: factory)
         cpuSeconds = Metrics.Gauge(label: "process_cpu_seconds_total", factory: factory)
         openFDs = Metrics.Gauge(label: "process_open_fds", factory: factory)

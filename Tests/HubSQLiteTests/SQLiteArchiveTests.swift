@@ -151,10 +151,15 @@ struct SQLiteArchiveTests {
         var half = stream.steps.count / 2
         try pair.run(stream, steps: 0..<half)
         // Mid-stream, with staged rows (a crowded staging area may just have been emptied: go on a little).
-        while try pair.sqlite.stats().tier("staging")!.rows == 0 {
+        while try pair.sqlite.stats().tier("staging")!.rows == 0, half < stream.steps.count / 2 + 10 {
             try pair.run(stream, steps: half..<half + 1)
             half += 1
         }
+        let stagingSQLite = try #require(try pair.sqlite.stats().tier("staging"))
+        let stagingMemory = try #require(try pair.memory.stats().tier("staging"))
+        #expect(stagingSQLite.rows > 0)
+        #expect(stagingSQLite.rows == stagingMemory.rows)
+        #expect(stagingSQLite.samples == stagingMemory.samples)
 
         // The same recovery and start-up, also from a second instance on the file.
         expectSameRecovery(try pair.sqlite.recover(), try pair.memory.recover())

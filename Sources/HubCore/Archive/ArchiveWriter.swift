@@ -228,7 +228,12 @@ public struct ArchiveWriter: Sendable {
         sealing.sort()
         for id in sealing {
             var state = series[id]!
-            write.chunks.append(ArchiveChunk(seriesID: id, samples: SampleMerge.dedupe(state.open)))
+            // A big batch can leave more than a chunk's worth open: split it so no chunk passes the limit.
+            let samples = SampleMerge.dedupe(state.open)
+            for start in stride(from: 0, to: samples.count, by: configuration.chunkMaxSamples) {
+                let end = min(start + configuration.chunkMaxSamples, samples.count)
+                write.chunks.append(ArchiveChunk(seriesID: id, samples: Array(samples[start..<end])))
+            }
             state.open = []
             state.open.reserveCapacity(16)
             if !state.pendingMinutes.isEmpty {

@@ -3,6 +3,7 @@ import HubCore
 import Hummingbird
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// The HTTP API under `/api`, `/healthz` and `/metrics`.
 struct APIRoutes: Sendable {
@@ -37,7 +38,9 @@ struct APIRoutes: Sendable {
             (registry.count, registry.onlineCount, store.seriesCount)
         }
         return JSONResponse.make { json in
-            json.raw("{\"status\":\"ok\",\"version\":")
+            // "degraded" when the store could not be opened for writing: data is accepted into the rings only.
+            json.raw(hub.storageFailed.load(ordering: .relaxed) ? "{\"status\":\"degraded\"" : "{\"status\":\"ok\"")
+            json.raw(",\"version\":")
             json.string(TelemetryHubVersion.current)
             json.raw(",\"uptime_ms\":")
             json.int(hub.now - hub.startedAt)

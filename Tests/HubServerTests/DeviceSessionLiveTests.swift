@@ -95,7 +95,7 @@ struct DeviceSessionLiveTests {
     }
 
     @Test func silentDeviceGoesOfflineByHeartbeat() async throws {
-        try await LiveHub.run(configure: { $0.heartbeatMs = 200 }) { live in
+        try await LiveHub.run(configure: { $0.heartbeatMs = 400 }) { live in
             let raw = try RawSocket(port: live.port)
             let (status, _) = await raw.handshake(path: "/ws/device", token: try await live.token(.device))
             #expect(status == 101)
@@ -104,16 +104,17 @@ struct DeviceSessionLiveTests {
             let http = try await live.http(.viewer)
             #expect(try await http.device("quiet-1")?["state"] == .string("online"))
             // The raw client never answers the hub's pings.
-            #expect(try await live.eventually(3) { try await http.device("quiet-1")?["state"] == .string("offline") })
+            #expect(try await live.eventually(6) { try await http.device("quiet-1")?["state"] == .string("offline") })
             #expect(try await http.device("quiet-1")?["reason"] == .string("heartbeat_timeout"))
         }
     }
 
     @Test func deviceAnsweringPingsStaysOnline() async throws {
-        try await LiveHub.run(configure: { $0.heartbeatMs = 200 }) { live in
+        // Expiry after 3 intervals (1.5 s) leaves room for a loaded machine running the suites in parallel.
+        try await LiveHub.run(configure: { $0.heartbeatMs = 500 }) { live in
             let socket = try await TestSocket.connect(live.wsBase + "/ws/device", token: try await live.token(.device))
             _ = try await socket.request(#"{"type":"register","id":1,"device":"chatty-1"}"#)
-            try await Task.sleep(for: .milliseconds(800))
+            try await Task.sleep(for: .milliseconds(2_000))
             let http = try await live.http(.viewer)
             #expect(try await http.device("chatty-1")?["state"] == .string("online"))
             await socket.close()

@@ -4,7 +4,7 @@ PORT ?= 8080
 DEVICES ?= 20
 BIN := .build/debug/telemetryhub
 
-.PHONY: run test build release format format-check conformance clean
+.PHONY: run test build release format format-check conformance browser-test clean
 
 ## make run: install what is missing, build, start the hub with simulated devices, print the dashboard URL
 run: build
@@ -15,6 +15,7 @@ test:
 	scripts/install-deps.sh test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	scripts/browser-test.sh
 	scripts/autobahn.sh
 	$(MAKE) format-check
 
@@ -34,6 +35,11 @@ format-check:
 
 conformance: build
 	scripts/autobahn.sh
+
+## make browser-test: the served dashboard in headless Chromium against `telemetryhub demo`
+browser-test: build
+	scripts/install-deps.sh test
+	scripts/browser-test.sh
 
 clean:
 	rm -rf .build .build-autobahn

@@ -26,6 +26,10 @@ public final class Hub: Sendable {
     let storageSignal = StorageSignal()
     /// Set when the archive could not be opened for writing.
     let storageFailed = Atomic<Bool>(false)
+    /// Routes stored samples to dashboard connections.
+    let fanout = Fanout()
+    /// Subscriptions of dropped dashboard connections, for `resume`.
+    let resumeJournal: Mutex<ResumeJournal>
 
     struct State: Sendable {
         var store: SeriesStore
@@ -44,6 +48,9 @@ public final class Hub: Sendable {
         self.logger = logger
         self.clock = clock
         self.startedAt = clock()
+        self.resumeJournal = Mutex(
+            ResumeJournal(
+                windowMs: configuration.dashboards.resumeWindowMs, limit: configuration.dashboards.maxRemembered))
         let storage = configuration.storage
         self.state = Mutex(
             State(
@@ -84,6 +91,8 @@ public final class Hub: Sendable {
         let now = clock()
         let maxDevices = configuration.limits.maxDevices
         let flushMax = configuration.storage.flushMaxSamples
+        let publishing = fanout.hasConnections
+        var published: [(metric: String, sample: Sample)] = []
         let (result, ticket, seriesCount, wake) = try state.withLock {
             state throws(ProtocolError) -> (IngestResult, UInt64, Int, Bool) in
             if state.registry[device] == nil, state.registry.count >= maxDevices {
@@ -102,12 +111,15 @@ public final class Hub: Sendable {
                 buffer.append(
                     ArchiveSample(series: key, ts: sample.ts, value: sample.value, replaced: outcome == .replaced),
                     now: now)
+                if publishing { published.append((key.metric, sample)) }
             }
             state.registry.touch(device: device, transport: transport, now: now)
             let ticket = buffer.endMessage(device: device, now: now)
             return (result, ticket, state.store.seriesCount, before < flushMax && buffer.samples.count >= flushMax)
         }
         if wake { storageSignal.signal() }
+        if !result.newSeries.isEmpty { fanout.seriesAppeared(result.newSeries) }
+        if !published.isEmpty { fanout.publish(device: device, samples: published, now: now) }
         metrics.samplesIngested.increment(by: Int64(result.accepted))
         if result.droppedLate > 0 { metrics.samplesDroppedLate.increment(by: Int64(result.droppedLate)) }
         if !result.newSeries.isEmpty { metrics.series.record(seriesCount) }
@@ -177,6 +189,7 @@ public final class Hub: Sendable {
         }
         metrics.devicesOnline.record(online)
         metrics.devicesKnown.record(known)
+        announce(outcome.event, kind: message.kind, rooms: message.rooms)
         logger.info(
             "device online",
             metadata: [
@@ -197,6 +210,7 @@ public final class Hub: Sendable {
             )
         }
         if let event {
+            announce(event, kind: nil, rooms: nil)
             metrics.devicesOnline.record(online)
             logger.info("device offline", metadata: ["device.id": "\(device)", "reason": "\(event.reason.rawValue)"])
         }
@@ -222,8 +236,52 @@ public final class Hub: Sendable {
             return events
         }
         metrics.devicesOnline.record(0)
+        for event in events { announce(event, kind: nil, rooms: nil) }
         if !events.isEmpty {
             logger.info("devices marked offline for shutdown", metadata: ["count": "\(events.count)"])
+        }
+    }
+}
+
+extension Hub {
+    /// Tells the dashboards that asked for presence about a change.
+    func announce(_ event: PresenceEvent, kind: String?, rooms: [String]?) {
+        guard fanout.hasConnections else { return }
+        let frame = DashboardReply.device(event, kind: kind, rooms: rooms).encoded
+        for connection in fanout.connections { connection.presence(frame) }
+    }
+
+    /// Keeps a dropped dashboard connection's subscriptions for `resume`.
+    func rememberForResume(_ subscriptions: [RememberedSubscription], owner: String) {
+        guard !subscriptions.isEmpty else { return }
+        let now = clock()
+        resumeJournal.withLock { $0.remember(subscriptions, owner: owner, now: now) }
+    }
+
+    /// The samples a resumed subscription missed, per series, when the hub still holds all of them in the rings;
+    /// nil when it cannot tell (no remembered subscription, an unknown seq) or some were already evicted.
+    func resumeReplay(
+        owner: String, sub: String, selectors: [SeriesSelector], series: [SeriesKey], afterSeq: UInt64, now: Int64
+    ) -> [(SeriesKey, [Sample])]? {
+        guard
+            let record = resumeJournal.withLock({
+                $0.claim(owner: owner, sub: sub, selectors: selectors, afterSeq: afterSeq, now: now)
+            })
+        else { return nil }
+        let limit = configuration.dashboards.maxSnapshotSamples
+        return read { store, _ -> [(SeriesKey, [Sample])]? in
+            var replay: [(SeriesKey, [Sample])] = []
+            var total = 0
+            for key in series {
+                guard let ring = store.ring(key), let oldest = ring.oldest else { continue }
+                let from = record.replayFrom(key, afterSeq: afterSeq)
+                if oldest.ts > from && ring.count >= ring.capacity { return nil }
+                let samples = ring.range(from: from, to: .max)
+                total += samples.count
+                if total > limit { return nil }
+                if !samples.isEmpty { replay.append((key, samples)) }
+            }
+            return replay
         }
     }
 }

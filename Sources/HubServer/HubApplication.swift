@@ -56,12 +56,19 @@ public enum HubApplication {
         let router = Router(context: HubRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
         router.add(
+            middleware: FileMiddleware(configuration.javascriptDir, urlBasePath: "/vendor", logger: hub.logger))
+        router.add(
             middleware: FileMiddleware(configuration.dashboardsDir, searchForIndexHtml: true, logger: hub.logger))
         APIRoutes(hub: hub, authenticator: authenticator).register(on: router)
         // A plain GET of the device WebSocket path gets the same auth answer as an upgrade, else 426.
         router.get("ws/device") { request, _ -> Response in
             try authenticator.checkOrigin(request)
             _ = try await authenticator.principal(for: request, requiring: .device)
+            throw HubHTTPError(.upgradeRequired, .invalidMessage("this endpoint needs a WebSocket upgrade"))
+        }
+        router.get("ws/dashboard") { request, _ -> Response in
+            try authenticator.checkOrigin(request)
+            _ = try await authenticator.principal(for: request, requiring: .viewer)
             throw HubHTTPError(.upgradeRequired, .invalidMessage("this endpoint needs a WebSocket upgrade"))
         }
 
@@ -73,7 +80,7 @@ public enum HubApplication {
             .add(middleware: AuthMiddleware(authenticator: authenticator, role: .device))
             .ws { request, _ in
                 try authenticator.checkOrigin(request)
-                guard hub.sessions.count < configuration.limits.maxConnections else {
+                guard hub.sessions.count + hub.fanout.connectionCount < configuration.limits.maxConnections else {
                     throw HubHTTPError(
                         .serviceUnavailable,
                         ProtocolError(code: .tooLarge, message: "the hub is at its connection limit"))
@@ -81,6 +88,20 @@ public enum HubApplication {
                 return .upgrade([:])
             } onUpgrade: { inbound, outbound, context in
                 try await endpoint.run(inbound: inbound, outbound: outbound, context: context)
+            }
+        let dashboardEndpoint = DashboardEndpoint(hub: hub)
+        wsRouter.group("ws/dashboard")
+            .add(middleware: AuthMiddleware(authenticator: authenticator, role: .viewer))
+            .ws { request, _ in
+                try authenticator.checkOrigin(request)
+                guard hub.sessions.count + hub.fanout.connectionCount < configuration.limits.maxConnections else {
+                    throw HubHTTPError(
+                        .serviceUnavailable,
+                        ProtocolError(code: .tooLarge, message: "the hub is at its connection limit"))
+                }
+                return .upgrade([:])
+            } onUpgrade: { inbound, outbound, context in
+                try await dashboardEndpoint.run(inbound: inbound, outbound: outbound, context: context)
             }
         if configuration.conformanceEcho {
             hub.logger.warning("serving the WebSocket conformance echo route /ws/echo (--conformance-echo)")
@@ -104,7 +125,7 @@ public enum HubApplication {
                         maxFrameSize: configuration.limits.maxFrameBytes, autoPing: .disabled, validateUTF8: true))),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "telemetryhub"),
-            services: [HeartbeatService(hub: hub)],
+            services: [HeartbeatService(hub: hub), DashboardWatchdog(hub: hub)],
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.port ?? configuration.port)
             },

@@ -7,7 +7,9 @@ struct TelemetryHubCommand: AsyncParsableCommand {
         commandName: "telemetryhub",
         abstract: "A real-time metrics and IoT telemetry hub.",
         version: TelemetryHubVersion.current,
-        subcommands: [Serve.self, Simulate.self, TokenCommand.self, Demo.self, DatabaseCommand.self, Bench.self]
+        subcommands: [
+            Serve.self, Simulate.self, Watch.self, TokenCommand.self, Demo.self, DatabaseCommand.self, Bench.self,
+        ]
     )
 
     /// Parses the arguments and runs the chosen command.

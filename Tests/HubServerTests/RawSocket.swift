@@ -9,8 +9,12 @@ import Foundation
 final class RawSocket: @unchecked Sendable {  // a file descriptor; the kernel serialises access
     private let fd: Int32
 
-    init(port: Int) throws {
+    /// Connects to 127.0.0.1:`port`; `receiveBuffer` shrinks the kernel receive buffer (to stall sooner).
+    init(port: Int, receiveBuffer: Int? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer.map(Int32.init) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -118,10 +122,51 @@ final class RawSocket: @unchecked Sendable {  // a file descriptor; the kernel s
         write(Self.frame(opcode: 0x1, payload: Array(text.utf8)))
     }
 
-    /// Reads frames until a close frame arrives; returns its code (nil when the connection ends without one).
-    func readCloseCodeBlocking() -> UInt16? {
+    /// Reads frames until a text frame satisfies `wanted` (returned), or the connection ends, or `seconds` pass
+    /// (nil).
+    func readTextFramesBlocking(seconds: Double = 10, until wanted: (String) -> Bool) -> String? {
         var buffer = [UInt8]()
-        while true {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while Date() < deadline {
+            let chunk = readBlocking()
+            if chunk.isEmpty { return nil }
+            buffer += chunk
+            while let (opcode, payload, size) = Self.parseFrame(buffer) {
+                buffer.removeFirst(size)
+                if opcode == 0x8 { return nil }
+                if opcode == 0x1 {
+                    let text = String(decoding: payload, as: UTF8.self)
+                    if wanted(text) { return text }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The first complete (unmasked, unfragmented) server frame in `buffer`: opcode, payload and total size.
+    static func parseFrame(_ buffer: [UInt8]) -> (UInt8, ArraySlice<UInt8>, Int)? {
+        guard buffer.count >= 2 else { return nil }
+        var length = Int(buffer[1] & 0x7F)
+        var offset = 2
+        if length == 126 {
+            guard buffer.count >= 4 else { return nil }
+            length = Int(buffer[2]) << 8 | Int(buffer[3])
+            offset = 4
+        } else if length == 127 {
+            guard buffer.count >= 10 else { return nil }
+            length = buffer[2..<10].reduce(0) { $0 << 8 | Int($1) }
+            offset = 10
+        }
+        guard buffer.count >= offset + length else { return nil }
+        return (buffer[0] & 0x0F, buffer[offset..<(offset + length)], offset + length)
+    }
+
+    /// Reads frames until a close frame arrives; returns its code (nil when the connection ends without one, or
+    /// none came within `seconds`).
+    func readCloseCodeBlocking(seconds: Double = 20) -> UInt16? {
+        var buffer = [UInt8]()
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while Date() < deadline {
             let chunk = readBlocking()
             if chunk.isEmpty { return nil }
             buffer += chunk
@@ -145,5 +190,6 @@ final class RawSocket: @unchecked Sendable {  // a file descriptor; the kernel s
                 buffer.removeFirst(offset + length)
             }
         }
+        return nil
     }
 }

@@ -14,6 +14,9 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
     public var dataDir = ".telemetryhub"
     /// Folder served at `/` (default `Dashboards`).
     public var dashboardsDir = "Dashboards"
+    /// The system JavaScript directory served under `/vendor/` (Debian's convention; default
+    /// `/usr/share/javascript`, where `libjs-dygraphs` puts dygraphs).
+    public var javascriptDir = "/usr/share/javascript"
     /// Heartbeat interval announced to devices; silent for 3 of these means offline (default 15 s).
     public var heartbeatMs: Int64 = 15_000
     /// Authentication settings.
@@ -26,6 +29,8 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
     public var storage = StorageConfiguration()
     /// How long each tier keeps data, size caps and per-selector overrides.
     public var retention = RetentionConfiguration()
+    /// Dashboard connections: backpressure marks, slow-consumer deadline, limits, resume.
+    public var dashboards = DashboardConfiguration()
     /// Serve the `/ws/echo` route used by the WebSocket conformance suite (default off).
     public var conformanceEcho = false
 
@@ -123,6 +128,7 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         where bytes < 0 {
             problems.append("retention.max_bytes.\(name): must be 0 (no limit) or positive")
         }
+        problems += dashboards.problems()
         return problems
     }
 

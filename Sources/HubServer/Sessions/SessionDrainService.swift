@@ -1,7 +1,7 @@
 import HubCore
 import ServiceLifecycle
 
-/// Closes every device session with 1001 when the hub begins a graceful shutdown, before the HTTP server stops.
+/// Closes every device session and dashboard connection with 1001 when the hub begins a graceful shutdown, before the HTTP server stops.
 ///
 /// Run it after the application in the same `ServiceGroup`: services shut down in reverse order, so this one goes
 /// first, marks every device offline with reason `shutdown`, says goodbye with 1001, and waits (at most `grace`) for
@@ -25,13 +25,19 @@ public struct SessionDrainService: Service {
         hub.markAllOffline()
         let sessions = hub.sessions.all
         hub.logger.info("closing device sessions for shutdown", metadata: ["count": "\(sessions.count)"])
+        let dashboards = hub.fanout.connections
         await withTaskGroup(of: Void.self) { group in
             for session in sessions {
                 group.addTask { await session.close(code: DeviceEndpoint.closeGoingAway, reason: "hub shutting down") }
             }
+            for dashboard in dashboards {
+                group.addTask {
+                    await dashboard.close(code: DeviceEndpoint.closeGoingAway, reason: "hub shutting down")
+                }
+            }
         }
         let deadline = ContinuousClock.now + grace
-        while hub.sessions.count > 0, ContinuousClock.now < deadline {
+        while hub.sessions.count + hub.fanout.connectionCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

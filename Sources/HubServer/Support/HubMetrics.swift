@@ -28,6 +28,15 @@ public final class HubMetrics: Sendable {
     let storageStagedRows: Metrics.Gauge
     let storageCPUSeconds: Metrics.Gauge
     let chunksSealed: Metrics.Counter
+    let dashboards: Metrics.Gauge
+    let dashboardsTotal: Metrics.Counter
+    let dashboardSamplesSent: Metrics.Counter
+    let dashboardSamplesCoalesced: Metrics.Counter
+    let dashboardBatches: Metrics.Counter
+    let dashboardBytesOut: Metrics.Counter
+    let dashboardStalls: Metrics.Counter
+    let dashboardSlowCloses: Metrics.Counter
+    let dashboardResumes: Metrics.Counter
     private let residentMemory: Metrics.Gauge
     private let cpuSeconds: Metrics.Gauge
     private let openFDs: Metrics.Gauge
@@ -53,6 +62,17 @@ public final class HubMetrics: Sendable {
         storageStagedRows = Metrics.Gauge(label: "telemetryhub_storage_staged_rows", factory: factory)
         storageCPUSeconds = Metrics.Gauge(label: "telemetryhub_storage_cpu_seconds_total", factory: factory)
         chunksSealed = Metrics.Counter(label: "telemetryhub_storage_chunks_sealed_total", factory: factory)
+        dashboards = Metrics.Gauge(
+            label: "telemetryhub_connections", dimensions: [("endpoint", "dashboard")], factory: factory)
+        dashboardsTotal = Metrics.Counter(label: "telemetryhub_dashboard_connections_total", factory: factory)
+        dashboardSamplesSent = Metrics.Counter(label: "telemetryhub_dashboard_samples_sent_total", factory: factory)
+        dashboardSamplesCoalesced = Metrics.Counter(
+            label: "telemetryhub_dashboard_samples_coalesced_total", factory: factory)
+        dashboardBatches = Metrics.Counter(label: "telemetryhub_dashboard_batches_total", factory: factory)
+        dashboardBytesOut = Metrics.Counter(label: "telemetryhub_dashboard_bytes_out_total", factory: factory)
+        dashboardStalls = Metrics.Counter(label: "telemetryhub_dashboard_stalls_total", factory: factory)
+        dashboardSlowCloses = Metrics.Counter(label: "telemetryhub_dashboard_slow_closes_total", factory: factory)
+        dashboardResumes = Metrics.Counter(label: "telemetryhub_dashboard_resumes_total", factory: factory)
         residentMemory = Metrics.Gauge(label: "process_resident_memory_bytes", factory: factory)
         cpuSeconds = Metrics.Gauge(label: "process_cpu_seconds_total", factory: factory)
         openFDs = Metrics.Gauge(label: "process_open_fds", factory: factory)

@@ -8,8 +8,9 @@ import Logging
 /// `telemetryhub bench`: load generators that print figures (they assert nothing).
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the hub: ingest rate, memory per connection, start-up time, the durable store.",
-        subcommands: [Ingest.self, Connections.self, Startup.self, Store.self])
+        abstract:
+            "Measure the hub: ingest rate, dashboard fan-out, memory per connection, start-up time, the durable store.",
+        subcommands: [Ingest.self, Connections.self, Startup.self, Store.self, Fanout.self])
 
     /// Options naming the hub to measure.
     struct Target: ParsableArguments {

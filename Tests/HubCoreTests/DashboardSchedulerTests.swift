@@ -496,6 +496,18 @@ struct DashboardSchedulerTests {
         #expect(c.scheduler.counters == .init(samplesSent: 4, samplesCoalesced: 4, batches: 2, stalls: 1))
     }
 
+    @Test func whileCoalescingTheNewestTimestampWinsNotTheLastArrival() throws {
+        let c = Connection(marks)
+        try c.start("s1", [temp1], rateMs: 0, now: 0)
+        c.offer(temp1, ts: 10, value: 10, now: 1, buffered: high)
+        // A late sample (inside the store's tolerance) arrives after a newer one: it is the one dropped.
+        c.offer(temp1, ts: 5, value: 5, now: 2, buffered: high)
+        #expect(
+            try batches(c.poll(now: 3, buffered: low)) == [
+                Batch(sub: "s1", seq: 1, samples: [Row(temp1, 10, 10)], coalesced: 1)
+            ])
+    }
+
     @Test func anOfferThatSeesTheHighMarkStartsCoalescingForEverySubscription() throws {
         let c = Connection(marks)
         try c.start("a", [temp1], rateMs: 0, now: 0)

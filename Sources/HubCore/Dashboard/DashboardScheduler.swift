@@ -476,7 +476,8 @@ struct Subscription: Sendable {
             if series >= slots.count { slots.append(contentsOf: repeatElement(-1, count: series + 1 - slots.count)) }
             let position = slots[series]
             if position >= 0 {
-                pending[Int(position)] = sample
+                // The newest timestamp wins; a late sample arriving after a newer one is the one dropped.
+                if sample.ts >= pending[Int(position)].ts { pending[Int(position)] = sample }
                 coalesced += 1
                 return (false, dropped + 1)
             }
@@ -496,7 +497,7 @@ struct Subscription: Sendable {
             if series >= slots.count { slots.append(contentsOf: repeatElement(-1, count: series + 1 - slots.count)) }
             let position = slots[series]
             if position >= 0 {
-                kept[Int(position)] = sample
+                if sample.ts >= kept[Int(position)].ts { kept[Int(position)] = sample }
             } else {
                 slots[series] = Int32(kept.count)
                 kept.append(sample)

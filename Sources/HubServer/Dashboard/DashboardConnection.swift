@@ -126,6 +126,7 @@ final class DashboardConnection: Sendable {
                 return
             }
             if !poll.frames.isEmpty {
+                metrics.messagesOut.increment(by: Int64(poll.frames.count))
                 do {
                     for frame in poll.frames {
                         self.buffered.add(frame.count)
@@ -165,6 +166,7 @@ final class DashboardConnection: Sendable {
     /// Sends a close frame with `code` and drops the connection after `grace` whether or not the peer answers.
     func close(code: UInt16, reason: String, grace: TimeAmount = .seconds(2)) async {
         guard !closing.exchange(true, ordering: .relaxed) else { return }
+        if code == Self.closeSlowConsumer { metrics.dashboardSlowCloses.increment() }
         doorbell.ring()
         let channel = self.channel
         channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }

@@ -22,6 +22,13 @@ struct DashboardEndpoint: Sendable {
             outbound: outbound, channel: channel, configuration: configuration, metrics: hub.metrics,
             clock: { Hub.systemMilliseconds() })
         try? await BufferedAmountHandler.install(connection.buffered, on: channel)
+        // NIO marks a channel unwritable past 64 KiB by default, and the async writer then waits inside `write`:
+        // the buffered amount would never reach a larger high-water mark and a stuck client would never be seen.
+        // NIO's marks go above ours, so it is our mark that stops the writer.
+        _ = try? await channel.setOption(
+            ChannelOptions.writeBufferWaterMark,
+            value: .init(low: configuration.highWaterBytes, high: configuration.highWaterBytes * 2)
+        ).get()
         if configuration.socketSendBufferBytes > 0 {
             _ = try? await channel.setOption(
                 ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes)
@@ -106,7 +113,6 @@ struct DashboardReader: Sendable {
     }
 
     private func reply(_ message: DashboardReply) {
-        hub.metrics.messagesOut.increment()
         connection.enqueue(message.encoded)
     }
 

@@ -24,7 +24,6 @@ struct DashboardWatchdog: Service {
         let now = Hub.systemMilliseconds()
         for connection in hub.fanout.connections where !connection.isClosing {
             if connection.isStuck(now: now) {
-                hub.metrics.dashboardSlowCloses.increment()
                 hub.logger.info("closing slow dashboard", metadata: ["dashboard.id": "\(connection.id)"])
                 Task {
                     await connection.close(

@@ -52,6 +52,8 @@ struct APIRoutes: Sendable {
             json.int(Int64(series))
             json.raw(",\"connections\":")
             json.int(Int64(hub.sessions.count))
+            json.raw(",\"dashboards\":")
+            json.int(Int64(hub.fanout.connectionCount))
             json.raw(",\"auth\":")
             json.bool(hub.authority != nil)
             json.raw(",\"storage\":")

@@ -263,11 +263,22 @@ extension Hub {
     func resumeReplay(
         owner: String, sub: String, selectors: [SeriesSelector], series: [SeriesKey], afterSeq: UInt64, now: Int64
     ) -> [(SeriesKey, [Sample])]? {
-        guard
-            let record = resumeJournal.withLock({
-                $0.claim(owner: owner, sub: sub, selectors: selectors, afterSeq: afterSeq, now: now)
-            })
-        else { return nil }
+        var record = resumeJournal.withLock {
+            $0.claim(owner: owner, sub: sub, selectors: selectors, afterSeq: afterSeq, now: now)
+        }
+        if record == nil {
+            // The old connection may not be gone yet (a client that reconnects at once, or one whose old socket
+            // is half dead): take the state of its subscription as it stands. A new subscription is not active
+            // yet, so the asking connection never matches itself.
+            let wanted = Set(selectors)
+            record =
+                fanout.connections.lazy.filter { $0.owner == owner }.compactMap { connection in
+                    connection.remembered(now: now).first {
+                        $0.sub == sub && Set($0.selectors) == wanted && $0.canResume(afterSeq: afterSeq)
+                    }
+                }.first
+        }
+        guard let record else { return nil }
         let limit = configuration.dashboards.maxSnapshotSamples
         return read { store, _ -> [(SeriesKey, [Sample])]? in
             var replay: [(SeriesKey, [Sample])] = []

@@ -251,8 +251,8 @@ struct DashboardLiveTests {
                 lastSeq = Int(batch["seq"]?.numberValue ?? 0)
                 seen += Self.samples(batch).count
             }
+            // Resumed at once, without waiting for the hub to see the old connection go.
             await first.close()
-            #expect(try await live.eventually { live.hub.fanout.connectionCount == 0 })
             for index in 8..<12 {
                 try await deviceSocket.send(
                     #"{"type":"telemetry","ts":\#(base + Int64(index) * 100),"metrics":{"t":\#(index)}}"#)

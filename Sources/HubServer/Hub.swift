@@ -93,6 +93,7 @@ public final class Hub: Sendable {
         let flushMax = configuration.storage.flushMaxSamples
         let publishing = fanout.hasConnections
         var published: [(metric: String, sample: Sample)] = []
+        var appeared: PresenceEvent?
         let (result, ticket, seriesCount, wake) = try state.withLock {
             state throws(ProtocolError) -> (IngestResult, UInt64, Int, Bool) in
             if state.registry[device] == nil, state.registry.count >= maxDevices {
@@ -113,11 +114,12 @@ public final class Hub: Sendable {
                     now: now)
                 if publishing { published.append((key.metric, sample)) }
             }
-            state.registry.touch(device: device, transport: transport, now: now)
+            appeared = state.registry.touch(device: device, transport: transport, now: now)
             let ticket = buffer.endMessage(device: device, now: now)
             return (result, ticket, state.store.seriesCount, before < flushMax && buffer.samples.count >= flushMax)
         }
         if wake { storageSignal.signal() }
+        if let appeared { announce(appeared, kind: "generic", rooms: []) }
         if !result.newSeries.isEmpty { fanout.seriesAppeared(result.newSeries) }
         if !published.isEmpty { fanout.publish(device: device, samples: published, now: now) }
         metrics.samplesIngested.increment(by: Int64(result.accepted))
@@ -284,10 +286,8 @@ extension Hub {
             var replay: [(SeriesKey, [Sample])] = []
             var total = 0
             for key in series {
-                guard let ring = store.ring(key), let oldest = ring.oldest else { continue }
-                let from = record.replayFrom(key, afterSeq: afterSeq)
-                if oldest.ts > from && ring.count >= ring.capacity { return nil }
-                let samples = ring.range(from: from, to: .max)
+                guard let ring = store.ring(key) else { continue }
+                guard let samples = record.missed(key, in: ring, afterSeq: afterSeq) else { return nil }
                 total += samples.count
                 if total > limit { return nil }
                 if !samples.isEmpty { replay.append((key, samples)) }

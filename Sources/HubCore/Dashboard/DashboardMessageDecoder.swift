@@ -49,36 +49,10 @@ public struct DashboardMessageDecoder: Sendable {
         } catch {
             return [.failure(id: nil, error)]
         }
-        if case .array(let elements) = document {
-            guard elements.count <= maxBatchMessages else {
-                return [
-                    .failure(
-                        id: nil,
-                        .tooLarge("batch of \(elements.count) messages exceeds the limit of \(maxBatchMessages)"))
-                ]
-            }
-            if elements.isEmpty { return [.failure(id: nil, .invalidMessage("empty batch"))] }
-            return elements.map(decodeItem)
-        }
-        return [decodeItem(document)]
-    }
-
-    private func decodeItem(_ value: JSONValue) -> DashboardDecodedItem {
-        guard case .object(let object) = value else {
-            return .failure(id: nil, .invalidMessage("expected a JSON object, got \(value.typeName)"))
-        }
-        var id: MessageID?
-        if let rawID = object["id"] {
-            guard let parsed = MessageID(rawID) else {
-                return .failure(id: nil, .invalidMessage("'id' must be a string or a number"))
-            }
-            id = parsed
-        }
-        do {
-            return .message(try decodeMessage(object, id: id))
-        } catch {
-            return .failure(id: id, error)
-        }
+        return FrameDecoding.items(
+            document: document, maxBatchMessages: maxBatchMessages,
+            decode: { object, id throws(ProtocolError) in .message(try decodeMessage(object, id: id)) },
+            failure: { id, error in .failure(id: id, error) })
     }
 
     /// Decodes one message object.

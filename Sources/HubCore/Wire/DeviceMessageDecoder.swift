@@ -46,37 +46,10 @@ public struct DeviceMessageDecoder: Sendable {
 
     /// Decodes an already parsed frame.
     public func decode(document: JSONValue) -> [DecodedItem] {
-        if case .array(let elements) = document {
-            guard elements.count <= limits.maxBatchMessages else {
-                return [
-                    .failure(
-                        id: nil,
-                        .tooLarge("batch of \(elements.count) messages exceeds the limit of \(limits.maxBatchMessages)")
-                    )
-                ]
-            }
-            if elements.isEmpty { return [.failure(id: nil, .invalidMessage("empty batch"))] }
-            return elements.map(decodeItem)
-        }
-        return [decodeItem(document)]
-    }
-
-    private func decodeItem(_ value: JSONValue) -> DecodedItem {
-        guard case .object(let object) = value else {
-            return .failure(id: nil, .invalidMessage("expected a JSON object, got \(value.typeName)"))
-        }
-        var id: MessageID?
-        if let rawID = object["id"] {
-            guard let parsed = MessageID(rawID) else {
-                return .failure(id: nil, .invalidMessage("'id' must be a string or a number"))
-            }
-            id = parsed
-        }
-        do {
-            return .message(try decodeMessage(object, id: id))
-        } catch {
-            return .failure(id: id, error)
-        }
+        FrameDecoding.items(
+            document: document, maxBatchMessages: limits.maxBatchMessages,
+            decode: { object, id throws(ProtocolError) in .message(try decodeMessage(object, id: id)) },
+            failure: { id, error in .failure(id: id, error) })
     }
 
     /// Decodes one message object.

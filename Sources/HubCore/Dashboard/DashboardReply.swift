@@ -90,23 +90,9 @@ public enum DashboardReply: Equatable, Sendable {
             writer.raw(",\"devices\":[")
             for (index, record) in records.enumerated() {
                 if index > 0 { writer.byte(UInt8(ascii: ",")) }
-                writer.raw("{\"device\":")
-                writer.string(record.device)
-                writer.raw(",\"kind\":")
-                writer.string(record.kind)
-                writer.raw(",\"rooms\":")
-                Self.writeStrings(record.rooms, to: &writer)
-                writer.raw(",\"state\":")
-                writer.string(record.state.rawValue)
-                writer.raw(",\"reason\":")
-                writer.string(record.reason.rawValue)
-                writer.raw(",\"since\":")
-                writer.int(record.since)
-                writer.raw(",\"last_seen\":")
-                writer.int(record.lastSeen)
-                writer.raw(",\"transport\":")
-                writer.string(record.transport)
-                writer.raw("}")
+                writer.byte(UInt8(ascii: "{"))
+                record.writeFields(to: &writer)
+                writer.byte(UInt8(ascii: "}"))
             }
             writer.raw("]}")
         case .device(let event, let kind, let rooms):
@@ -124,7 +110,7 @@ public enum DashboardReply: Equatable, Sendable {
             }
             if let rooms {
                 writer.raw(",\"rooms\":")
-                Self.writeStrings(rooms, to: &writer)
+                writer.value(.array(rooms.map(JSONValue.string)))
             }
             writer.raw("}")
         case .server(let message):
@@ -143,14 +129,5 @@ public enum DashboardReply: Equatable, Sendable {
         guard let id else { return }
         writer.raw(",\"id\":")
         id.write(to: &writer)
-    }
-
-    private static func writeStrings(_ strings: [String], to writer: inout JSONWriter) {
-        writer.byte(UInt8(ascii: "["))
-        for (index, text) in strings.enumerated() {
-            if index > 0 { writer.byte(UInt8(ascii: ",")) }
-            writer.string(text)
-        }
-        writer.byte(UInt8(ascii: "]"))
     }
 }

@@ -67,6 +67,33 @@ public struct DeviceRecord: Equatable, Sendable {
     }
 }
 
+extension DeviceRecord {
+    /// Writes the record's fields as JSON object members (`"device":…` through `"last_seen":…`, no braces), as
+    /// `GET /api/devices` and the dashboards' `devices` message show them.
+    public func writeFields(to json: inout JSONWriter) {
+        json.raw("\"device\":")
+        json.string(device)
+        json.raw(",\"kind\":")
+        json.string(kind)
+        json.raw(",\"rooms\":")
+        json.value(.array(rooms.map(JSONValue.string)))
+        json.raw(",\"meta\":")
+        json.value(.object(meta))
+        json.raw(",\"state\":")
+        json.string(state.rawValue)
+        json.raw(",\"since\":")
+        json.int(since)
+        json.raw(",\"reason\":")
+        json.string(reason.rawValue)
+        json.raw(",\"transport\":")
+        json.string(transport)
+        json.raw(",\"first_seen\":")
+        json.int(firstSeen)
+        json.raw(",\"last_seen\":")
+        json.int(lastSeen)
+    }
+}
+
 /// A change of a device's presence.
 public struct PresenceEvent: Equatable, Sendable {
     public var device: String

@@ -99,26 +99,7 @@ struct APIRoutes: Sendable {
 
     static func write(_ record: DeviceRecord, seriesCount: Int, to json: inout JSONWriter, open: Bool = true) {
         if open { json.raw("{") }
-        json.raw("\"device\":")
-        json.string(record.device)
-        json.raw(",\"kind\":")
-        json.string(record.kind)
-        json.raw(",\"rooms\":")
-        json.value(.array(record.rooms.map(JSONValue.string)))
-        json.raw(",\"meta\":")
-        json.value(.object(record.meta))
-        json.raw(",\"state\":")
-        json.string(record.state.rawValue)
-        json.raw(",\"since\":")
-        json.int(record.since)
-        json.raw(",\"reason\":")
-        json.string(record.reason.rawValue)
-        json.raw(",\"transport\":")
-        json.string(record.transport)
-        json.raw(",\"first_seen\":")
-        json.int(record.firstSeen)
-        json.raw(",\"last_seen\":")
-        json.int(record.lastSeen)
+        record.writeFields(to: &json)
         json.raw(",\"series\":")
         json.int(Int64(seriesCount))
     }

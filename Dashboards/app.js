@@ -1,10 +1,11 @@
 // TelemetryHub dashboard: loads a layout (default.json or ?layout=NAME), opens one WebSocket to /ws/dashboard,
 // subscribes one panel per layout entry (sub "p0", "p1", …) plus an optional custom panel, and keeps the device
-// list, the charts and the latest-value table live. Protocol: `/ws/dashboard` in docs/protocol.md.
+// list, the charts, the latest-value table and the alert panel live. Protocol: `/ws/dashboard` in docs/protocol.md.
 
 import { HubConnection, dashboardSocketURL } from "./connection.js";
 import { ChartPanel, dygraphsAvailable } from "./charts.js";
 import { DeviceTable, LatestTable } from "./tables.js";
+import { AlertPanel } from "./alerts.js";
 
 const TOKEN_KEY = "telemetryhub.token";
 const CUSTOM_SUB = "custom";
@@ -38,6 +39,17 @@ const devices = new DeviceTable({
   },
 });
 const latest = new LatestTable({ body: document.querySelector("#latest tbody"), more: $("latest-more") });
+const alerts = new AlertPanel({
+  section: $("alerts"),
+  list: $("alerts-list"),
+  empty: $("alerts-empty"),
+  summary: $("alerts-summary"),
+  error: $("alerts-error"),
+  recent: $("alerts-recent"),
+  recentSummary: $("alerts-recent-summary"),
+  badge: $("alert-count"),
+  request: (message) => connection.request(message),
+});
 const connection = new HubConnection({
   url: () => dashboardSocketURL(location.href, state.token),
   onOpen: subscribeEverything,
@@ -131,6 +143,7 @@ function showConnectionState(kind, detail) {
   if (element.dataset.state !== kind) $("conn-announce").textContent = ANNOUNCEMENTS[kind] || kind;
   element.dataset.state = kind;
   element.title = detail.reason || "";
+  alerts.setConnected(kind === "live");
   if (kind === "connecting") element.textContent = "connecting…";
   else if (kind === "live") {
     element.textContent = "live";
@@ -304,6 +317,7 @@ function subscribeEverything() {
   state.pending.clear();
   send({ type: "subscribe_devices" }, null);
   for (const entry of state.subs.values()) resume(entry);
+  alerts.subscribe();
 }
 
 function changeRate() {
@@ -330,12 +344,14 @@ function handleMessage(message) {
     case "ack": return onAck(message);
     case "devices": return onDevices(message);
     case "device": return devices.update(message);
+    case "alert": return alerts.handle(message);
     case "error": return onError(message);
     default: return undefined;
   }
 }
 
 function onAck(message) {
+  if (alerts.reply(message)) return;
   state.pending.delete(message.id);
   const entry = state.subs.get(message.sub);
   if (!entry) return;
@@ -388,6 +404,7 @@ function onBatch(message) {
 }
 
 function onError(message) {
+  if (alerts.reply(message)) return;
   const request = state.pending.get(message.id);
   state.pending.delete(message.id);
   const text = `${message.code}: ${message.message}`;

@@ -6,7 +6,7 @@ const RENDER_EVERY_MS = 250;
 const ROW_LIMIT = 500;
 
 /** A timestamp as local time; the date too when it is not today. */
-function formatTime(ms) {
+export function formatTime(ms) {
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms <= 0) return "";
   const date = new Date(ms);
   const today = new Date().toDateString() === date.toDateString();
@@ -27,7 +27,7 @@ function cell(row, text, className) {
 }
 
 /** Runs `render` at most every RENDER_EVERY_MS, after something asked for it. */
-function throttled(render) {
+export function throttled(render) {
   let timer = null;
   return () => {
     if (timer !== null) return;

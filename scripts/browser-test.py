@@ -1,19 +1,29 @@
 #!/usr/bin/env python3
 """Real-browser test of the served dashboard (Debian chromium + chromium-driver, Selenium).
 
-    scripts/browser-test.py http://127.0.0.1:PORT/ [--devices 6] [--timeout 20] [--artifacts DIR]
+    scripts/browser-test.py http://127.0.0.1:PORT/ [--devices 6] [--timeout 20] [--artifacts DIR] [--token-dir DIR]
 
-Expects a hub with at least --devices simulated devices online and no auth (scripts/browser-test.sh starts one).
-Loads the page, waits for the live connection, the device list and drawn, growing charts; changes the rate,
-selects a device, then checks the phone width. Saves dashboard.png and dashboard-phone.png in --artifacts
-(default .build/artifacts). Prints one PASS/FAIL line per check; exits 1 if any failed.
+Expects a hub with at least --devices simulated devices online (scripts/browser-test.sh starts one), either with
+no auth, or with auth and --token-dir naming a folder with viewer.token, operator.token (what `telemetryhub demo`
+writes to its data directory) and admin.token (`telemetryhub token create --role admin`).
+Loads the page (with the viewer token if there is one), waits for the live connection, the device list and drawn,
+growing charts; changes the rate, selects a device, then checks the phone width. Then the alert panel: creates the
+rule "browser-test" over the HTTP API (admin token), waits for its firing alerts in the panel, clicks Ack as the
+viewer (expects the `forbidden` error shown) and, with the page reopened with the operator token, acks one alert,
+deletes the rule and waits for its alerts to leave the active list. Saves dashboard.png, dashboard-phone.png and
+dashboard-alerts.png in --artifacts (default .build/artifacts). Prints one PASS/FAIL line per check; exits 1 if any
+failed.
 """
 import argparse
 import base64
+import json
 import os
 import re
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -22,6 +32,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 CHROMIUM = "/usr/bin/chromium"
+ALERT_RULE = "browser-test"
+# Fires at once on every thermostat's temperature (the demo's values are far above -1000).
+ALERT_RULE_BODY = {
+    "id": ALERT_RULE, "name": "Browser test", "match": "thermo-*/temp", "when": {"op": ">", "value": -1000},
+    "severity": "critical", "description": "{{series}} is {{value}} (browser test rule)",
+}
+ACK_COMMENT = "browser test ack"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,6 +49,21 @@ return [...document.querySelectorAll('.chart')].map((chart) => ({
   drawn: chart.querySelector('canvas') !== null,
   points: Number(chart.dataset.points || 0),
   lastTs: Number(chart.dataset.lastTs || 0),
+}));
+"""
+# The active alerts of the browser-test rule as the panel shows them.
+ALERTS_JS = """
+return [...document.querySelectorAll('#alerts-list li.alert')].map((item) => ({
+  alert: item.dataset.alert,
+  rule: item.dataset.rule,
+  state: item.dataset.state,
+  severity: item.dataset.severity,
+  series: item.dataset.series,
+  acked: item.dataset.acked === 'true',
+  hasAckButton: [...item.querySelectorAll('button.alert-ack')].some((button) => !button.hidden),
+  value: (item.querySelector('.alert-value') || {}).textContent || '',
+  ackedText: (item.querySelector('.alert-acked') || {}).textContent || '',
+  text: item.textContent,
 }));
 """
 OVERFLOW_JS = """
@@ -97,6 +129,54 @@ def save_screenshot(driver, path):
 def text_of(driver, selector):
     elements = driver.find_elements(By.CSS_SELECTOR, selector)
     return elements[0].text if elements else ""
+
+
+def read_tokens(directory):
+    """{"viewer": …, "operator": …, "admin": …} from DIR/<role>.token; roles without a file are left out."""
+    tokens = {}
+    if not directory:
+        return tokens
+    for role in ("viewer", "operator", "admin"):
+        path = os.path.join(directory, f"{role}.token")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                token = handle.read().strip()
+        except OSError:
+            continue
+        if token:
+            tokens[role] = token
+    return tokens
+
+
+def page_url(base, token):
+    """The dashboard URL, with `?token=` when there is a token (the page moves it into session storage)."""
+    return f"{base}?{urllib.parse.urlencode({'token': token})}" if token else base
+
+
+def api(base, method, path, token=None, body=None):
+    """One HTTP API call: (status, parsed JSON or text). Status 0 when the hub could not be reached."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(urllib.parse.urljoin(base, path), data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    except (urllib.error.URLError, OSError) as error:
+        return 0, str(error)
+    try:
+        return status, json.loads(raw or b"null")
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+def short(value, limit=300):
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def online_devices(driver):
@@ -176,6 +256,161 @@ def check_phone(driver, checks, path):
     save_screenshot(driver, path)
 
 
+def rule_alerts(driver, state=None):
+    return [a for a in driver.execute_script(ALERTS_JS)
+            if a["rule"] == ALERT_RULE and (state is None or a["state"] == state)]
+
+
+def describe_panel(driver):
+    """What the alert panel shows, for failure messages."""
+    shown = [f"{a['alert']} {a['rule']} {a['state']}" for a in driver.execute_script(ALERTS_JS)]
+    error = text_of(driver, "#alerts-error")
+    return (f"panel shows {len(shown)} active alert(s){': ' + ', '.join(shown[:6]) if shown else ''}; "
+            f"badge {text_of(driver, '#alert-count')!r}; error {error!r}")
+
+
+def wait_for_panel(driver, checks, args, who):
+    """Waits until the page is live and the hub answered subscribe_alerts; False if alerts are unavailable."""
+    if not wait_for(lambda: "live" in text_of(driver, "#conn-state"), args.timeout):
+        checks.record(f"page connects ({who})", False, f"#conn-state says {text_of(driver, '#conn-state')!r}")
+        return False
+    answered = wait_for(lambda: driver.find_element(By.ID, "alerts").get_attribute("data-available") != "unknown",
+                        args.timeout)
+    available = driver.find_element(By.ID, "alerts").get_attribute("data-available")
+    if not answered:
+        return checks.record(f"the hub answers subscribe_alerts ({who})", False,
+                             f"no answer within {args.timeout:.0f} s; {describe_panel(driver)}")
+    if available != "true":
+        return checks.record(f"the hub answers subscribe_alerts ({who})", False,
+                             "the hub answered unknown_type: this hub build has no alerts yet")
+    return checks.record(f"the hub answers subscribe_alerts ({who})", True)
+
+
+def wait_for_firing(driver, checks, who, timeout=15):
+    firing = wait_for(lambda: rule_alerts(driver, "firing"), timeout)
+    checks.record(f"panel shows a firing alert of rule {ALERT_RULE} ({who})", firing,
+                  f"{len(firing)} firing" if firing else f"none within {timeout} s; {describe_panel(driver)}")
+    return firing
+
+
+def ack_in_page(driver, alert_id, comment):
+    """Clicks Ack on the alert `alert_id`, types `comment` in the inline form and sends it."""
+    item = driver.find_element(By.CSS_SELECTOR, f'#alerts-list li.alert[data-alert="{alert_id}"]')
+    item.find_element(By.CSS_SELECTOR, "button.alert-ack").click()
+    field = item.find_element(By.CSS_SELECTOR, "input.alert-ack-comment")
+    field.clear()
+    field.send_keys(comment)
+    item.find_element(By.CSS_SELECTOR, "button.alert-ack-send").click()
+
+
+def check_alert_panel_present(driver, checks):
+    panel = driver.find_elements(By.ID, "alerts")
+    live = driver.find_elements(By.CSS_SELECTOR, '#alerts-list[aria-live="polite"]')
+    present = bool(panel) and panel[0].is_displayed() and bool(live)
+    checks.record("alert panel is present", present,
+                  "#alerts shown with an aria-live #alerts-list" if present
+                  else "#alerts is missing or hidden, or #alerts-list has no aria-live")
+    return bool(panel)
+
+
+def check_alerts(driver, checks, args, tokens, path):
+    """The alert panel end to end: rule created over HTTP → firing in the panel → ack (or forbidden) → deleted."""
+    driver.set_window_size(1280, 900)
+    first_page = "viewer page" if tokens else "page without token"
+    if not check_alert_panel_present(driver, checks) or not wait_for_panel(driver, checks, args, first_page):
+        return
+    badge = text_of(driver, "#alert-count")
+    checks.record("header shows the firing count", bool(re.fullmatch(r"\d+ firing", badge)),
+                  f"#alert-count {badge!r}")
+
+    admin = tokens.get("admin")
+    if tokens and not admin:
+        checks.record(f"create rule {ALERT_RULE}", False, "no admin.token in --token-dir")
+        return
+    status, body = api(args.url, "POST", "api/rules", admin, ALERT_RULE_BODY)
+    if not checks.record(f"create rule {ALERT_RULE} (POST /api/rules)", status == 200, f"HTTP {status}: {short(body)}"):
+        return
+    deleted = False
+    try:
+        firing = wait_for_firing(driver, checks, first_page)
+        if not firing:
+            return
+        first = firing[0]
+        checks.record("alert shows severity, series and value vs threshold",
+                      first["severity"] == "critical" and re.fullmatch(r"thermo-\d+/temp", first["series"] or "")
+                      and bool(re.search(r"\d\s*>\s*\S", first["value"])) and first["hasAckButton"],
+                      f"severity {first['severity']!r}, series {first['series']!r}, value {first['value']!r}, "
+                      f"ack button {'shown' if first['hasAckButton'] else 'missing'}")
+        count = wait_for(lambda: (m := re.fullmatch(r"(\d+) firing", text_of(driver, "#alert-count")))
+                         and int(m[1]) >= len(firing), 5)
+        checks.record("header count includes the new alerts", bool(count),
+                      f"#alert-count {text_of(driver, '#alert-count')!r} with {len(firing)} firing shown")
+
+        if tokens.get("viewer"):
+            ack_in_page(driver, first["alert"], ACK_COMMENT)
+            error = wait_for(lambda: driver.find_element(By.ID, "alerts-error").is_displayed()
+                             and "forbidden" in text_of(driver, "#alerts-error"), args.timeout)
+            checks.record("ack as viewer shows the forbidden error", error,
+                          f"#alerts-error {text_of(driver, '#alerts-error')!r}")
+            if tokens.get("operator"):
+                driver.get(page_url(args.url, tokens["operator"]))
+                if not wait_for_panel(driver, checks, args, "operator page"):
+                    return
+                firing = wait_for_firing(driver, checks, "operator page")
+                if not firing:
+                    return
+            else:
+                checks.record("ack as operator", False, "no operator.token in --token-dir")
+                firing = []
+        else:
+            print("note: no viewer token (hub without auth): the forbidden check is skipped", flush=True)
+
+        if firing:
+            target = firing[0]["alert"]
+            ack_in_page(driver, target, ACK_COMMENT)
+
+            def acked():
+                now = [a for a in rule_alerts(driver) if a["alert"] == target]
+                return now and now[0]["acked"] and ACK_COMMENT in now[0]["ackedText"] and not now[0]["hasAckButton"]
+
+            ok = wait_for(acked, args.timeout)
+            shown = [a for a in rule_alerts(driver) if a["alert"] == target]
+            checks.record("ack from the panel marks the alert acked", ok,
+                          f"{target}: {shown[0]['ackedText']!r}" if shown else f"{target} left the panel; "
+                          f"{describe_panel(driver)}")
+            error = text_of(driver, "#alerts-error")
+            checks.record("no error shown after the ack", not error, f"#alerts-error {error!r}")
+            status, body = api(args.url, "GET", f"api/alerts/{urllib.parse.quote(target)}",
+                               tokens.get("viewer") or admin)
+            record = body.get("alert", {}) if isinstance(body, dict) else {}
+            checks.record("the hub records the ack (GET /api/alerts/{id})",
+                          status == 200 and record.get("acked") is True and record.get("ack_comment") == ACK_COMMENT,
+                          f"HTTP {status}: acked={record.get('acked')!r}, ack_comment={record.get('ack_comment')!r}")
+        save_screenshot(driver, path)
+
+        status, body = api(args.url, "DELETE", f"api/rules/{ALERT_RULE}", admin)
+        deleted = status == 200
+        if not checks.record(f"delete rule {ALERT_RULE} (DELETE /api/rules/{ALERT_RULE})", deleted,
+                             f"HTTP {status}: {short(body)}"):
+            return
+        gone = wait_for(lambda: not rule_alerts(driver), 15)
+        checks.record("the rule's alerts leave the active list", gone,
+                      "gone" if gone else f"still there after 15 s; {describe_panel(driver)}")
+        ended = driver.find_elements(
+            By.CSS_SELECTOR, f'#alerts-recent li[data-rule="{ALERT_RULE}"][data-state="resolved"], '
+                             f'#alerts-recent li[data-rule="{ALERT_RULE}"][data-state="ok"]')
+        checks.record("recent events list the ended alerts", bool(ended), f"{len(ended)} resolved/ok lines")
+        firing_left = len([a for a in driver.execute_script(ALERTS_JS) if a["state"] == "firing"])
+        count = wait_for(lambda: text_of(driver, "#alert-count") == f"{firing_left} firing", 5)
+        checks.record("header count drops", count, f"#alert-count {text_of(driver, '#alert-count')!r}, "
+                      f"{firing_left} firing left in the panel")
+    finally:
+        if not deleted:
+            status, body = api(args.url, "DELETE", f"api/rules/{ALERT_RULE}", admin)
+            if status not in (200, 404):
+                print(f"warning: could not delete rule {ALERT_RULE}: HTTP {status}: {short(body)}", flush=True)
+
+
 def check_console(driver, checks):
     try:
         entries = driver.get_log("browser")
@@ -195,21 +430,30 @@ def main():
     parser.add_argument("--devices", type=int, default=6, help="devices expected online (default 6)")
     parser.add_argument("--timeout", type=float, default=20, help="seconds allowed per wait (default 20)")
     parser.add_argument("--artifacts", default=os.path.join(ROOT, ".build", "artifacts"))
+    parser.add_argument("--token-dir", help="folder with viewer.token, operator.token, admin.token (hub with auth)")
     args = parser.parse_args()
+    if not args.url.endswith("/"):
+        args.url += "/"
+    tokens = read_tokens(args.token_dir)
+    if args.token_dir and "viewer" not in tokens:
+        print(f"browser test: no viewer.token in {args.token_dir}", file=sys.stderr, flush=True)
+        return 1
     os.makedirs(args.artifacts, exist_ok=True)
     desktop = os.path.join(args.artifacts, "dashboard.png")
     phone = os.path.join(args.artifacts, "dashboard-phone.png")
+    alerts = os.path.join(args.artifacts, "dashboard-alerts.png")
 
     checks = Checks()
     driver = start_browser(1280, 900)
     try:
-        driver.get(args.url)
+        driver.get(page_url(args.url, tokens.get("viewer")))
         if check_connection(driver, checks, args):
             check_page(driver, checks, args)
             save_screenshot(driver, desktop)
             check_rate_change(driver, checks, args)
             check_device_select(driver, checks, args)
             check_phone(driver, checks, phone)
+            check_alerts(driver, checks, args, tokens, alerts)
         else:
             print("the page never connected: the other checks are skipped", flush=True)
             save_screenshot(driver, desktop)

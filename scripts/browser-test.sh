@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Real-browser test of the served dashboard: starts `telemetryhub demo` (6 simulated devices, memory storage, no
-# auth) on a free port, runs scripts/browser-test.py against it in headless Chromium, then stops the hub.
+# Real-browser test of the served dashboard: starts `telemetryhub demo` (6 simulated devices, memory storage, auth
+# on) on a free port, runs scripts/browser-test.py against it in headless Chromium, then stops the hub.
 #
 #   scripts/browser-test.sh
 #
 # - The hub binary is $TELEMETRYHUB_BIN, else <repo>/.build/debug/telemetryhub (build it first).
 # - Needs Debian's chromium, chromium-driver and libjs-dygraphs, and Selenium: Debian's python3-selenium, else
 #   Selenium from PyPI installed once into <repo>/.build/venv-browser.
-# - Writes <repo>/.build/artifacts/dashboard.png, dashboard-phone.png and browser-test-hub.log (the hub's output).
+# - Tokens: the page opens with the viewer token the demo writes to <data-dir>/viewer.token; the alert checks also
+#   use <data-dir>/operator.token and an admin token from `telemetryhub token create --role admin` (for the rules
+#   API). The data directory is a temporary one, removed afterwards.
+# - Writes <repo>/.build/artifacts/dashboard.png, dashboard-phone.png, dashboard-alerts.png and
+#   browser-test-hub.log (the hub's output).
 # - Exit status: 0 when every check passed, 1 otherwise.
 #
 # Optional environment:
 #   TELEMETRYHUB_BIN        hub binary to test
 #   BROWSER_TEST_TIMEOUT    seconds allowed for the browser part (default 180)
+#   BROWSER_TEST_NO_AUTH=1  run the hub with --no-auth (no tokens; the viewer `forbidden` check is skipped)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +28,7 @@ VENV="$ROOT/.build/venv-browser"
 HUB_LOG="$ARTIFACTS/browser-test-hub.log"
 TEST_TIMEOUT="${BROWSER_TEST_TIMEOUT:-180}"
 DEVICES=6
+NO_AUTH="${BROWSER_TEST_NO_AUTH:-}"
 
 say() { printf 'browser-test: %s\n' "$*"; }
 die() {
@@ -104,11 +110,17 @@ healthy() {
     >/dev/null 2>&1 </dev/null
 }
 
-say "starting $HUB_BIN demo on port $PORT ($DEVICES devices, memory storage, no auth)"
+AUTH_ARGS=()
+AUTH_TEXT="auth on"
+if [[ -n "$NO_AUTH" ]]; then
+  AUTH_ARGS=(--no-auth)
+  AUTH_TEXT="no auth"
+fi
+say "starting $HUB_BIN demo on port $PORT ($DEVICES devices, memory storage, $AUTH_TEXT)"
 # From the repository root: the hub serves ./Dashboards.
 (cd "$ROOT" && exec "$HUB_BIN" demo --host 127.0.0.1 --port "$PORT" --devices "$DEVICES" \
-  --profiles "$ROOT/Devices" --data-dir "$DATA_DIR" --storage memory --no-auth --log-level warning) \
-  >"$HUB_LOG" 2>&1 </dev/null &
+  --profiles "$ROOT/Devices" --data-dir "$DATA_DIR" --storage memory ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} \
+  --log-level warning) >"$HUB_LOG" 2>&1 </dev/null &
 HUB_PID=$!
 
 ready=""
@@ -129,6 +141,18 @@ if [[ -z "$ready" ]]; then
 fi
 say "hub is up at $URL"
 
+TOKEN_ARGS=()
+if [[ -z "$NO_AUTH" ]]; then
+  for role in viewer operator; do
+    [[ -s "$DATA_DIR/$role.token" ]] || die "the demo did not write $DATA_DIR/$role.token"
+  done
+  # Signed with the secret the demo created in its data directory (or TELEMETRYHUB_SECRET, which both see).
+  "$HUB_BIN" token create --role admin --ttl 1h --subject browser-test --data-dir "$DATA_DIR" \
+    >"$DATA_DIR/admin.token" </dev/null || die "telemetryhub token create --role admin failed"
+  [[ -s "$DATA_DIR/admin.token" ]] || die "telemetryhub token create printed no token"
+  TOKEN_ARGS=(--token-dir "$DATA_DIR")
+fi
+
 # --- 3. Run the browser checks ----------------------------------------------------
 TIMEOUT_CMD=()
 if command -v timeout >/dev/null 2>&1; then
@@ -136,7 +160,7 @@ if command -v timeout >/dev/null 2>&1; then
 fi
 STATUS=0
 ${TIMEOUT_CMD[@]+"${TIMEOUT_CMD[@]}"} "$PYTHON" "$SCRIPT_DIR/browser-test.py" "$URL" --devices "$DEVICES" \
-  --artifacts "$ARTIFACTS" </dev/null || STATUS=$?
+  --artifacts "$ARTIFACTS" ${TOKEN_ARGS[@]+"${TOKEN_ARGS[@]}"} </dev/null || STATUS=$?
 if ((STATUS == 124)); then
   say "the browser checks timed out after $TEST_TIMEOUT s"
 fi
@@ -150,4 +174,4 @@ if ((STATUS != 0)); then
   show_hub_log
   die "browser checks failed (screenshots in $ARTIFACTS)"
 fi
-say "passed; screenshots: $ARTIFACTS/dashboard.png $ARTIFACTS/dashboard-phone.png"
+say "passed; screenshots: $ARTIFACTS/dashboard.png $ARTIFACTS/dashboard-phone.png $ARTIFACTS/dashboard-alerts.png"

@@ -22,7 +22,9 @@ struct SimulatedDeviceClient: Sendable {
 
     func run(until deadline: ContinuousClock.Instant?) async {
         let profile = options.profiles[index % options.profiles.count]
-        let model = DeviceModel(SimulatedDevice(profile: profile, index: index, seed: options.seed))
+        let model = DeviceModel(
+            SimulatedDevice(
+                profile: profile, index: index, seed: options.seed, ordinal: index / options.profiles.count))
         var random = SeededRandom(seed: options.seed ^ UInt64(index &* 7919))
         var attempt = 0
         var firstSession = true
@@ -176,14 +178,18 @@ struct SimulatedDeviceClient: Sendable {
                 let inFrame = min(batch, remaining)
                 var frame = JSONWriter(capacity: 128 * inFrame)
                 var samples = 0
+                var messages = 0
                 if batch > 1 { frame.raw("[") }
-                for position in 0..<inFrame {
-                    if position > 0 { frame.raw(",") }
+                for _ in 0..<inFrame {
                     // Strictly increasing per device: messages sent in one burst must not share a timestamp
                     // (the hub would keep only the last of them).
                     let now = max(Self.unixMilliseconds(), lastTs + 1)
                     lastTs = now
-                    let readings = model.withLock { $0.readings(now: now) }
+                    // A device in a silence of its profile skips the message (the session stays open).
+                    guard let readings = model.withLock({ $0.isSilent(now: now) ? nil : $0.readings(now: now) })
+                    else { continue }
+                    if messages > 0 { frame.raw(",") }
+                    messages += 1
                     frame.raw("{\"type\":\"telemetry\",\"ts\":")
                     frame.int(now)
                     frame.raw(",\"metrics\":{")
@@ -196,10 +202,12 @@ struct SimulatedDeviceClient: Sendable {
                     samples += readings.count
                 }
                 if batch > 1 { frame.raw("]") }
-                try await outbound.write(
-                    .custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: frame.bytes))))
-                stats.messagesSent.add(inFrame, ordering: .relaxed)
-                stats.samplesSent.add(samples, ordering: .relaxed)
+                if messages > 0 {
+                    try await outbound.write(
+                        .custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: frame.bytes))))
+                    stats.messagesSent.add(messages, ordering: .relaxed)
+                    stats.samplesSent.add(samples, ordering: .relaxed)
+                }
                 remaining -= inFrame
                 sent += inFrame
             }

@@ -27,28 +27,10 @@ public final class SQLiteArchive: SampleArchive {
         let writer = try SQLiteConnection(path: path)
         try writer.execute("PRAGMA journal_mode=WAL")
         try writer.execute("PRAGMA synchronous=FULL; PRAGMA secure_delete=OFF; PRAGMA cache_size=-16000")
-        try Self.migrate(writer)
+        try writer.migrate(SQLiteSchema.migrations)
         let reader = try SQLiteConnection(path: path, readOnly: true)
         self.writer = Mutex(writer)
         self.reader = Mutex(reader)
-    }
-
-    private static func migrate(_ connection: SQLiteConnection) throws {
-        let version = try connection.userVersion
-        guard version < SQLiteSchema.migrations.count else {
-            if version > SQLiteSchema.migrations.count {
-                throw SQLiteError(
-                    code: 0,
-                    message:
-                        "the database has schema version \(version); this hub knows up to \(SQLiteSchema.migrations.count)",
-                    sql: nil)
-            }
-            return
-        }
-        try connection.transaction {
-            for migration in SQLiteSchema.migrations[version...] { try connection.execute(migration) }
-            try connection.setUserVersion(SQLiteSchema.migrations.count)
-        }
     }
 
     public var location: String { path }

@@ -164,3 +164,24 @@ public final class SQLiteConnection: @unchecked Sendable {
         return statement.int64(0)
     }
 }
+
+extension SQLiteConnection {
+    /// Brings the database to the newest of `migrations` (its `user_version` counts those applied), in one
+    /// transaction; refuses a database from a newer hub.
+    func migrate(_ migrations: [String]) throws {
+        let version = try userVersion
+        guard version < migrations.count else {
+            if version > migrations.count {
+                throw SQLiteError(
+                    code: 0,
+                    message: "\(path) has schema version \(version); this hub knows up to \(migrations.count)",
+                    sql: nil)
+            }
+            return
+        }
+        try transaction {
+            for migration in migrations[version...] { try execute(migration) }
+            try setUserVersion(migrations.count)
+        }
+    }
+}

@@ -16,7 +16,7 @@ public final class Hub: Sendable {
     let authority: TokenAuthority?
     let startedAt: Int64
     private let clock: @Sendable () -> Int64
-    private let state: Mutex<State>
+    let state: Mutex<State>
     let sessions = SessionTable()
     /// Where samples go beyond the rings.
     public let archive: any SampleArchive
@@ -30,21 +30,34 @@ public final class Hub: Sendable {
     let fanout = Fanout()
     /// Subscriptions of dropped dashboard connections, for `resume`.
     let resumeJournal: Mutex<ResumeJournal>
+    /// Where alert rules, state, silences and history are kept.
+    public let alertArchive: any AlertArchive
+    /// Alert events so far.
+    let alertEventCount = Atomic<Int>(0)
+    /// Serialises writes to the alert archive, so they land in order.
+    let alertWriter = Mutex(())
+    /// Serialises rule-set changes (the API and the rule-file reload), so each is checked against the set in force.
+    let ruleChanges = Mutex(())
 
     struct State: Sendable {
         var store: SeriesStore
         var registry = DeviceRegistry()
         var writeBehind: WriteBehindBuffer
+        var alerts: AlertEngine
+        /// Alert events and changes waiting to be written to the alert archive.
+        var alertWrites = AlertWrite()
     }
 
-    /// Creates a hub over `archive`. `authority` is nil when auth is disabled.
+    /// Creates a hub over `archive` and `alertArchive`. `authority` is nil when auth is disabled.
     public init(
-        configuration: HubConfiguration, authority: TokenAuthority?, archive: any SampleArchive, logger: Logger,
+        configuration: HubConfiguration, authority: TokenAuthority?, archive: any SampleArchive,
+        alertArchive: any AlertArchive = MemoryAlertArchive(), logger: Logger,
         clock: @escaping @Sendable () -> Int64 = Hub.systemMilliseconds
     ) {
         self.configuration = configuration
         self.authority = authority
         self.archive = archive
+        self.alertArchive = alertArchive
         self.logger = logger
         self.clock = clock
         self.startedAt = clock()
@@ -57,7 +70,8 @@ public final class Hub: Sendable {
                 store: SeriesStore(configuration: configuration.store),
                 writeBehind: WriteBehindBuffer(
                     flushIntervalMs: storage.flushIntervalMs, flushMaxSamples: storage.flushMaxSamples,
-                    maxPendingSamples: storage.maxPendingSamples)))
+                    maxPendingSamples: storage.maxPendingSamples),
+                alerts: AlertEngine(maxWindowSamples: configuration.alerts.maxWindowSamples)))
     }
 
     /// Loads what the archive keeps for start-up: the device registry (every device offline) and warm rings.
@@ -93,6 +107,7 @@ public final class Hub: Sendable {
         let flushMax = configuration.storage.flushMaxSamples
         let publishing = fanout.hasConnections
         var published: [(metric: String, sample: Sample)] = []
+        var alertEvents: [AlertEvent] = []
         var appeared: PresenceEvent?
         let (result, ticket, seriesCount, wake) = try state.withLock {
             state throws(ProtocolError) -> (IngestResult, UInt64, Int, Bool) in
@@ -107,12 +122,23 @@ public final class Hub: Sendable {
             var buffer = WriteBehindBuffer(flushIntervalMs: 0, flushMaxSamples: 0, maxPendingSamples: 0)
             swap(&buffer, &state.writeBehind)
             defer { swap(&buffer, &state.writeBehind) }
+            // The alert engine too, when it has rules: each stored sample is judged in the same pass.
+            let judging = !state.alerts.isIdle
+            var engine = AlertEngine(maxWindowSamples: 1)
+            if judging { swap(&engine, &state.alerts) }
+            defer {
+                if judging {
+                    swap(&engine, &state.alerts)
+                    if !alertEvents.isEmpty { state.alertWrites.events += alertEvents }
+                }
+            }
             let before = buffer.samples.count
             let result = try state.store.ingest(device: device, samples: samples, now: now) { key, sample, outcome in
                 buffer.append(
                     ArchiveSample(series: key, ts: sample.ts, value: sample.value, replaced: outcome == .replaced),
                     now: now)
                 if publishing { published.append((key.metric, sample)) }
+                if judging { engine.observe(key, sample, now: now, events: &alertEvents) }
             }
             appeared = state.registry.touch(device: device, transport: transport, now: now)
             let ticket = buffer.endMessage(device: device, now: now)
@@ -122,6 +148,7 @@ public final class Hub: Sendable {
         if let appeared { announce(appeared, kind: "generic", rooms: []) }
         if !result.newSeries.isEmpty { fanout.seriesAppeared(result.newSeries) }
         if !published.isEmpty { fanout.publish(device: device, samples: published, now: now) }
+        if !alertEvents.isEmpty { alertsHappened(alertEvents) }
         metrics.samplesIngested.increment(by: Int64(result.accepted))
         if result.droppedLate > 0 { metrics.samplesDroppedLate.increment(by: Int64(result.droppedLate)) }
         if !result.newSeries.isEmpty { metrics.series.record(seriesCount) }

@@ -14,17 +14,22 @@ import ServiceLifecycle
 /// try await app.runService()
 /// ```
 public enum HubApplication {
-    /// Creates the hub state over `archive` (and the token authority unless auth is off), loading the device
-    /// registry and the newest samples of every series from the archive. Nothing more is read before listening.
-    public static func makeHub(configuration: HubConfiguration, archive: any SampleArchive, logger: Logger)
-        async throws -> Hub
-    {
+    /// Creates the hub state over `archive` and `alertArchive` (and the token authority unless auth is off),
+    /// loading the device registry and the newest samples of every series from the archive, then the alert rules,
+    /// state and silences, and the rule file. Nothing more is read before listening.
+    public static func makeHub(
+        configuration: HubConfiguration, archive: any SampleArchive,
+        alertArchive: any AlertArchive = MemoryAlertArchive(), logger: Logger
+    ) async throws -> Hub {
         let authority = configuration.auth.enabled ? try await TokenAuthority(configuration: configuration) : nil
-        let hub = Hub(configuration: configuration, authority: authority, archive: archive, logger: logger)
+        let hub = Hub(
+            configuration: configuration, authority: authority, archive: archive, alertArchive: alertArchive,
+            logger: logger)
         let started = ContinuousClock.now
         let startup = try archive.startup(ringCapacity: configuration.store.ringCapacity)
         let read = started.duration(to: .now)
         hub.restore(startup)
+        try hub.restoreAlerts()
         logger.info(
             "restored from the store",
             metadata: [
@@ -36,13 +41,13 @@ public enum HubApplication {
         return hub
     }
 
-    /// The hub's long-running services in start order: storage, `app`, the session drain, and `extra` (e.g.
-    /// simulators). They stop in reverse order: `extra` first, then sessions close, then the server, and storage
-    /// flushes last.
+    /// The hub's long-running services in start order: storage, alerts, `app`, the session drain, and `extra`
+    /// (e.g. simulators). They stop in reverse order: `extra` first, then sessions close, then the server, then
+    /// the alert writer, and storage flushes last.
     public static func services(
         hub: Hub, app: some ApplicationProtocol & Service, extra: [any Service] = []
     ) throws -> [any Service] {
-        [try StorageService(hub: hub), app, SessionDrainService(hub: hub)] + extra
+        [try StorageService(hub: hub), AlertService(hub: hub), app, SessionDrainService(hub: hub)] + extra
     }
 
     /// The application serving `hub`; `onListening` gets the bound port once the server listens.
@@ -60,12 +65,13 @@ public enum HubApplication {
         router.add(
             middleware: FileMiddleware(configuration.dashboardsDir, searchForIndexHtml: true, logger: hub.logger))
         APIRoutes(hub: hub, authenticator: authenticator).register(on: router)
+        AlertRoutes(hub: hub, authenticator: authenticator).register(on: router)
         let rejections = UpgradeRejections()
         let wsRouter = Router(context: HubRequestContext.self)
         wsRouter.add(middleware: UpgradeRejectionMiddleware(rejections: rejections))
         /// A WebSocket endpoint for `role`; a plain GET of its path gets the same auth answer as an upgrade, else 426.
         func endpoint(
-            _ path: RouterPath, role: Role,
+            _ path: RouterPath, role: Role, check: @escaping @Sendable (Request) throws -> Void = { _ in },
             run:
                 @escaping @Sendable (
                     WebSocketInboundStream, WebSocketOutboundWriter, WebSocketRouterContext<HubRequestContext>
@@ -74,12 +80,14 @@ public enum HubApplication {
             router.get(path) { request, _ -> Response in
                 try authenticator.checkOrigin(request)
                 _ = try await authenticator.principal(for: request, requiring: role)
+                try check(request)
                 throw HubHTTPError(.upgradeRequired, .invalidMessage("this endpoint needs a WebSocket upgrade"))
             }
             wsRouter.group(path)
                 .add(middleware: AuthMiddleware(authenticator: authenticator, role: role))
                 .ws { request, _ in
                     try authenticator.checkOrigin(request)
+                    try check(request)
                     guard hub.sessions.count + hub.fanout.connectionCount < configuration.limits.maxConnections else {
                         throw HubHTTPError(
                             .serviceUnavailable,
@@ -94,6 +102,10 @@ public enum HubApplication {
         endpoint("ws/device", role: .device) { try await devices.run(inbound: $0, outbound: $1, context: $2) }
         let dashboards = DashboardEndpoint(hub: hub)
         endpoint("ws/dashboard", role: .viewer) { try await dashboards.run(inbound: $0, outbound: $1, context: $2) }
+        let alerts = DashboardEndpoint(hub: hub, alerts: true)
+        endpoint("ws/alerts", role: .viewer, check: { _ = try DashboardEndpoint.alertFilter($0) }) {
+            try await alerts.run(inbound: $0, outbound: $1, context: $2)
+        }
         if configuration.conformanceEcho {
             hub.logger.warning("serving the WebSocket conformance echo route /ws/echo (--conformance-echo)")
             wsRouter.ws("ws/echo") { inbound, outbound, _ in

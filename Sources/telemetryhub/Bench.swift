@@ -10,7 +10,9 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "Measure the hub: ingest rate, dashboard fan-out, memory per connection, start-up time, the durable store.",
-        subcommands: [Ingest.self, Connections.self, Startup.self, Store.self, Fanout.self])
+        subcommands: [
+            Ingest.self, Connections.self, Startup.self, Store.self, Fanout.self, Alerts.self, AlertLatency.self,
+        ])
 
     /// Options naming the hub to measure.
     struct Target: ParsableArguments {

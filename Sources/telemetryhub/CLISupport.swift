@@ -51,6 +51,8 @@ struct HubOptions: ParsableArguments {
     var noAuth = false
     @Option(help: "Where samples are kept: sqlite (default; <data-dir>/telemetry.db) or memory (lost on exit).")
     var storage: String?
+    @Option(help: "Alert rule file, loaded at start and again on SIGHUP.")
+    var rules: String?
 
     func configuration() throws -> HubConfiguration {
         var configuration = HubConfiguration()
@@ -71,6 +73,7 @@ struct HubOptions: ParsableArguments {
             configuration.heartbeatMs = Int64(seconds * 1_000)
         }
         if noAuth { configuration.auth.enabled = false }
+        if let rules { configuration.alerts.rulesFile = rules }
         if let storage {
             guard let engine = StorageEngine(rawValue: storage) else {
                 throw ValidationError("--storage must be sqlite or memory")
@@ -89,6 +92,27 @@ func openArchive(_ configuration: HubConfiguration) throws -> any SampleArchive 
         return try HubStorage.open(engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
     } catch {
         throw CLIError(message: "cannot open the store in \(configuration.dataDir): \(error)")
+    }
+}
+
+/// Opens the alert store the configuration names (`<data-dir>/alerts.db`, or memory with `--storage memory`).
+func openAlertArchive(_ configuration: HubConfiguration) throws -> any AlertArchive {
+    do {
+        return try HubAlertStorage.open(engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
+    } catch {
+        throw CLIError(message: "cannot open the alert store in \(configuration.dataDir): \(error)")
+    }
+}
+
+/// Creates the hub, turning a rule file's problems into a CLI error that names each bad field.
+func makeHub(_ configuration: HubConfiguration, logger: Logger) async throws -> Hub {
+    do {
+        return try await HubApplication.makeHub(
+            configuration: configuration, archive: try openArchive(configuration),
+            alertArchive: try openAlertArchive(configuration), logger: logger)
+    } catch let problems as RuleProblems {
+        throw CLIError(
+            message: "the rule file cannot be used:\n" + problems.problems.map { "  \($0)" }.joined(separator: "\n"))
     }
 }
 

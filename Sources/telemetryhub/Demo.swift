@@ -20,19 +20,24 @@ struct Demo: AsyncParsableCommand {
     var rate: Double = 1
     @OptionGroup var logging: LoggingOptions
 
+    /// The demo's alert rules, used unless `--rules` names others.
+    static let defaultRules = "Devices/rules/demo-alerts.json"
+
     func validate() throws {
         guard (0...100_000).contains(devices) else { throw ValidationError("--devices must be 0 to 100000") }
         guard rate > 0, rate <= 100_000 else { throw ValidationError("--rate must be above 0 and at most 100000") }
     }
 
     func run() async throws {
-        let configuration = try hub.configuration()
+        var configuration = try hub.configuration()
+        if configuration.alerts.rulesFile.isEmpty, FileManager.default.fileExists(atPath: Self.defaultRules) {
+            configuration.alerts.rulesFile = Self.defaultRules
+        }
         let logger = try logging.makeLogger(label: "telemetryhub")
         let deviceProfiles: [DeviceProfile]
         do { deviceProfiles = try ProfileLoader.load(path: profiles) } catch { throw CLIError(message: "\(error)") }
         if !configuration.auth.enabled { warnNoAuth() }
-        let state = try await HubApplication.makeHub(
-            configuration: configuration, archive: try openArchive(configuration), logger: logger)
+        let state = try await makeHub(configuration, logger: logger)
 
         var tokens: (viewer: String, operator: String, device: String)?
         if configuration.auth.enabled {
@@ -53,6 +58,7 @@ struct Demo: AsyncParsableCommand {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let host = configuration.host
         let dataDir = configuration.dataDir
+        let rulesFile = configuration.alerts.rulesFile
         let kinds = deviceProfiles.map(\.kind).joined(separator: ", ")
         let deviceCount = devices
         let app = HubApplication.makeApplication(hub: state) { port in
@@ -72,6 +78,13 @@ struct Demo: AsyncParsableCommand {
                 ]
             } else {
                 lines.append("  try: curl \(base)/api/devices")
+            }
+            if !rulesFile.isEmpty {
+                let token = issued == nil ? "" : "TELEMETRYHUB_TOKEN=$(cat \(dataDir)/viewer.token) "
+                lines += [
+                    "  alert rules: \(rulesFile) (\(state.alertRules.count) rules; edit it and send SIGHUP to reload)",
+                    "  tail alerts: \(token).build/debug/telemetryhub alerts tail --url \(base)",
+                ]
             }
             lines += ["  simulating \(deviceCount) devices (\(kinds)); Ctrl-C stops everything", ""]
             say(lines.joined(separator: "\n"))

@@ -18,8 +18,7 @@ struct Serve: AsyncParsableCommand {
         if conformanceEcho { configuration.conformanceEcho = true }
         let logger = try logging.makeLogger(label: "telemetryhub")
         if !configuration.auth.enabled { warnNoAuth() }
-        let state = try await HubApplication.makeHub(
-            configuration: configuration, archive: try openArchive(configuration), logger: logger)
+        let state = try await makeHub(configuration, logger: logger)
         let host = configuration.host
         let app = HubApplication.makeApplication(hub: state) { port in
             say(

@@ -7,6 +7,8 @@ import Testing
 struct DeviceProfileTests {
     typealias Metric = DeviceProfile.MetricProfile
     typealias Command = DeviceProfile.CommandProfile
+    typealias Episodes = DeviceProfile.Episodes
+    typealias Recurrence = DeviceProfile.Recurrence
 
     private func decode(_ text: String) throws -> DeviceProfile {
         try JSONDecoder().decode(DeviceProfile.self, from: Data(text.utf8))
@@ -20,6 +22,7 @@ struct DeviceProfileTests {
         #expect(profile.groups == 1)
         #expect(profile.meta == [:])
         #expect(profile.commands == [])
+        #expect(profile.silence == nil)
         #expect(
             profile.metrics == [
                 Metric(name: "t", unit: "", min: 0, max: 1, shape: .sine, periodS: 600, noise: 0, decimals: 2, step: 1)
@@ -78,6 +81,98 @@ struct DeviceProfileTests {
         #expect(profile.rooms(index: 13) == ["building:hq", "floor:4"])
     }
 
+    @Test func episodesAndSilence() throws {
+        let profile = try decode(
+            #"""
+            {
+              "kind": "k",
+              "metrics": [
+                {"name": "t", "min": 0, "max": 1,
+                 "episodes": {"level": 5, "ramp_s": 2, "every_s": 60, "duration_s": 10, "first_s": 3, "fraction": 0.5}},
+                {"name": "u", "min": 0, "max": 1, "episodes": {"level": -1, "every_s": 30, "duration_s": 5}},
+                {"name": "v", "min": 0, "max": 1}
+              ],
+              "silence": {"every_s": 120, "duration_s": 40}
+            }
+            """#)
+        #expect(
+            profile.metrics[0].episodes
+                == Episodes(
+                    level: 5, rampS: 2, recurrence: Recurrence(everyS: 60, durationS: 10, firstS: 3, fraction: 0.5)))
+        #expect(
+            profile.metrics[1].episodes
+                == Episodes(
+                    level: -1, rampS: 0, recurrence: Recurrence(everyS: 30, durationS: 5, firstS: nil, fraction: 1)))
+        #expect(profile.metrics[2].episodes == nil)
+        #expect(profile.silence == Recurrence(everyS: 120, durationS: 40, firstS: nil, fraction: 1))
+        #expect(profile.problems() == [])
+    }
+
+    @Test func episodeWeightRampsHoldsAndReturns() {
+        let episodes = Episodes(level: 1, rampS: 4, recurrence: Recurrence(everyS: 60, durationS: 20))
+        #expect(episodes.weight(at: -1) == 0)
+        #expect(episodes.weight(at: 0) == 0)
+        #expect(episodes.weight(at: 1) == 0.25)
+        #expect(episodes.weight(at: 4) == 1)
+        #expect(episodes.weight(at: 10) == 1)
+        #expect(episodes.weight(at: 16) == 1)
+        #expect(episodes.weight(at: 18) == 0.5)
+        #expect(episodes.weight(at: 20) == 0)
+        let jump = Episodes(level: 1, recurrence: Recurrence(everyS: 60, durationS: 20))
+        #expect([0, 0.001, 19.999].allSatisfy { jump.weight(at: $0) == 1 })
+        #expect(jump.weight(at: 20) == 0)
+    }
+
+    /// Of the first n devices of a profile, ceil(n * fraction) have the windows, the first device always among them.
+    @Test func fractionPicksDevicesEvenly() {
+        let expected: [(Double, [Int])] = [
+            (1, Array(0..<12)), (0.5, [0, 2, 4, 6, 8, 10]), (0.25, [0, 4, 8]), (0.3, [0, 3, 6, 10]), (0, []),
+        ]
+        for (fraction, ordinals) in expected {
+            let recurrence = Recurrence(everyS: 60, durationS: 10, fraction: fraction)
+            #expect((0..<12).filter { recurrence.applies(toOrdinal: $0) } == ordinals, "fraction \(fraction)")
+            #expect(!recurrence.applies(toOrdinal: -1))
+        }
+    }
+
+    @Test func episodeAndSilenceProblems() {
+        let profile = DeviceProfile(
+            kind: "k", idPrefix: "k",
+            metrics: [
+                Metric(
+                    name: "fine", min: 0, max: 1, shape: .sine,
+                    episodes: Episodes(
+                        level: 9, rampS: 5, recurrence: Recurrence(everyS: 60, durationS: 10, firstS: 0, fraction: 0))),
+                Metric(
+                    name: "long", min: 0, max: 1, shape: .sine,
+                    episodes: Episodes(level: 1, recurrence: Recurrence(everyS: 10, durationS: 10))),
+                Metric(
+                    name: "empty", min: 0, max: 1, shape: .sine,
+                    episodes: Episodes(level: .infinity, recurrence: Recurrence(everyS: 10, durationS: 0))),
+                Metric(
+                    name: "steep", min: 0, max: 1, shape: .sine,
+                    episodes: Episodes(
+                        level: 1, rampS: 6, recurrence: Recurrence(everyS: 60, durationS: 10, firstS: -1, fraction: 2))),
+                Metric(
+                    name: "backwards", min: 0, max: 1, shape: .sine,
+                    episodes: Episodes(level: 1, rampS: -1, recurrence: Recurrence(everyS: 60, durationS: 10))),
+            ],
+            silence: Recurrence(everyS: .nan, durationS: -5, fraction: -0.5))
+        #expect(
+            profile.problems() == [
+                "metrics.long.episodes: every_s must be greater than duration_s",
+                "metrics.empty.episodes: level must be a finite number",
+                "metrics.empty.episodes: duration_s must be positive",
+                "metrics.steep.episodes: first_s must not be negative",
+                "metrics.steep.episodes: fraction must be in [0, 1]",
+                "metrics.steep.episodes: ramp_s must be at least 0 and at most half of duration_s",
+                "metrics.backwards.episodes: ramp_s must be at least 0 and at most half of duration_s",
+                "silence: duration_s must be positive",
+                "silence: every_s must be greater than duration_s",
+                "silence: fraction must be in [0, 1]",
+            ])
+    }
+
     @Test(arguments: [0, -3])
     func groupsAtLeastOne(groups: Int) throws {
         let profile = try decode(
@@ -103,6 +198,12 @@ struct DeviceProfileTests {
         #"{"kind":"k","metrics":[{"name":"t","min":0,"max":1}],"commands":[{"name":"c","action":"explode"}]}"#,
         #"{"kind":"k","metrics":[{"name":"t","min":0,"max":1}],"commands":[{"action":"ok"}]}"#,
         #"{"kind":"k","metrics":[{"name":"t","min":0,"max":1}],"meta":{"n":1}}"#,
+        #"{"kind":"k","metrics":[{"name":"t","min":0,"max":1,"episodes":{"every_s":60,"duration_s":10}}]}"#,
+        #"{"kind":"k","metrics":[{"name":"t","min":0,"max":1,"episodes":{"level":5,"duration_s":10}}]}"#,
+        #"{"kind":"k","metrics":[{"name":"t","min":0,"max":1,"episodes":true}]}"#,
+        #"{"kind":"k","metrics":[{"name":"t","min":0,"max":1}],"silence":{"every_s":60}}"#,
+        #"{"kind":"k","metrics":[{"name":"t","min":0,"max":1}],"silence":{"every_s":60,"duration_s":"10"}}"#,
+        #"{"kind":"k","metrics":[{"name":"t","min":0,"max":1}],"silence":{"every_s":60,"duration_s":9,"fraction":"all"}}"#,
     ])
     func decodingErrors(text: String) {
         #expect(throws: (any Error).self) { try decode(text) }
@@ -163,9 +264,13 @@ struct DeviceProfileTests {
             metrics: [
                 Metric(
                     name: "m", unit: "u", min: -1, max: 1, shape: .randomWalk, periodS: 5, noise: 0.5, decimals: 3,
-                    step: 2)
+                    step: 2,
+                    episodes: Episodes(
+                        level: 4, rampS: 1, recurrence: Recurrence(everyS: 30, durationS: 8, firstS: 2, fraction: 0.5))),
+                Metric(name: "plain", min: 0, max: 1, shape: .constant),
             ],
-            commands: [Command(name: "c", action: .reboot, offlineMs: 10, failRate: 0.5, delayMs: 7)])
+            commands: [Command(name: "c", action: .reboot, offlineMs: 10, failRate: 0.5, delayMs: 7)],
+            silence: Recurrence(everyS: 90, durationS: 40))
         let data = try JSONEncoder().encode(profile)
         #expect(try JSONDecoder().decode(DeviceProfile.self, from: data) == profile)
         let text = String(decoding: data, as: UTF8.self)
@@ -173,6 +278,9 @@ struct DeviceProfileTests {
         #expect(text.contains("\"period_s\""))
         #expect(text.contains("\"random_walk\""))
         #expect(text.contains("\"offline_ms\""))
+        for key in ["episodes", "level", "ramp_s", "every_s", "duration_s", "first_s", "fraction", "silence"] {
+            #expect(text.contains("\"\(key)\""), "\(key)")
+        }
     }
 
     /// The profiles shipped in `Devices/` must decode and be free of problems.

@@ -36,7 +36,10 @@ struct LiveHub: Sendable {
         var logger = Logger(label: "test-hub")
         logger.logLevel = .warning
         let archive = try HubStorage.open(engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
-        let hub = try await HubApplication.makeHub(configuration: configuration, archive: archive, logger: logger)
+        let alertArchive = try HubAlertStorage.open(
+            engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
+        let hub = try await HubApplication.makeHub(
+            configuration: configuration, archive: archive, alertArchive: alertArchive, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = HubApplication.makeApplication(hub: hub) { port in continuation.yield(port) }
         let group = ServiceGroup(services: try HubApplication.services(hub: hub, app: app), logger: logger)

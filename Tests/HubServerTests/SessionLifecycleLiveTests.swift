@@ -34,12 +34,13 @@ struct SessionLifecycleLiveTests {
     }
 
     @Test func anExpiredTokenClosesTheSessionWith1008() async throws {
-        // Heartbeat timeout (3 intervals) must not come first on a loaded machine: 500 ms intervals, 1.5 s token.
-        try await LiveHub.run(configure: { $0.heartbeatMs = 500 }) { live in
+        // Heartbeat timeout (3 intervals) must not come first on a loaded machine, and the token must outlive the
+        // registration there: 2 s intervals, a 3 s token.
+        try await LiveHub.run(configure: { $0.heartbeatMs = 2_000 }) { live in
             let socket = try await TestSocket.connect(
-                live.wsBase + "/ws/device", token: try await live.token(.device, ttl: 1.5))
+                live.wsBase + "/ws/device", token: try await live.token(.device, ttl: 3))
             _ = try await socket.request(#"{"type":"register","id":1,"device":"short-1"}"#)
-            #expect(await socket.closeCode(timeout: .seconds(5)) == 1008)
+            #expect(await socket.closeCode(timeout: .seconds(10)) == 1008)
             let http = try await live.http(.viewer)
             #expect(try await http.device("short-1")?["reason"] == .string("token_expired"))
         }

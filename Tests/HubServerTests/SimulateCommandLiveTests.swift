@@ -48,7 +48,7 @@ struct SimulateCommandLiveTests {
             let devices = try await live.http(.viewer).get("/api/devices")
             guard case .array(let list)? = devices.json?["devices"] else { throw TestFailure("no device list") }
             #expect(list.count == 50)
-            #expect(list.allSatisfy { ($0["series"]?.numberValue ?? 0) == 3 })
+            #expect(list.allSatisfy { ($0["series"]?.numberValue ?? 0) == 4 })
             let kinds = Set(list.compactMap { $0["kind"]?.stringValue })
             #expect(kinds == ["thermostat", "power-meter", "air-quality"])
             // The processes ended, so every device went offline with reason closed.

@@ -14,6 +14,12 @@ public enum DashboardMessage: Equatable, Sendable {
     case unsubscribeDevices(id: MessageID?)
     /// `ping`: answered with `pong`.
     case ping(id: MessageID?)
+    /// `subscribe_alerts`: the active alerts now, then every alert event (optionally filtered).
+    case subscribeAlerts(id: MessageID?, filter: AlertFilter)
+    /// `unsubscribe_alerts`: stop alert events.
+    case unsubscribeAlerts(id: MessageID?)
+    /// `ack_alert` (operator): acknowledge an active alert.
+    case ackAlert(id: MessageID?, alert: String, comment: String)
 
     /// `subscribe`: which series, how often, and how much history first.
     public struct Subscribe: Equatable, Sendable {
@@ -65,6 +71,7 @@ public enum DashboardMessage: Equatable, Sendable {
         case .resume(let message): message.id
         case .setRate(let id, _, _), .unsubscribe(let id, _): id
         case .subscribeDevices(let id), .unsubscribeDevices(let id), .ping(let id): id
+        case .subscribeAlerts(let id, _), .unsubscribeAlerts(let id), .ackAlert(let id, _, _): id
         }
     }
 }

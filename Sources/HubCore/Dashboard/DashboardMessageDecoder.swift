@@ -83,8 +83,39 @@ public struct DashboardMessageDecoder: Sendable {
             return .unsubscribeDevices(id: id)
         case "ping":
             return .ping(id: id)
+        case "subscribe_alerts":
+            return .subscribeAlerts(
+                id: id,
+                filter: try AlertFilter(
+                    severity: try optionalString(object, "severity"), match: try optionalString(object, "match"),
+                    rule: try optionalString(object, "rule"), silenced: try optionalBool(object, "silenced")))
+        case "unsubscribe_alerts":
+            return .unsubscribeAlerts(id: id)
+        case "ack_alert":
+            guard case .string(let alert)? = object["alert"], !alert.isEmpty, alert.utf8.count <= 128 else {
+                throw .invalidMessage("'alert' must be an alert id such as al-17")
+            }
+            let comment = try optionalString(object, "comment") ?? ""
+            guard comment.utf8.count <= 4_096 else { throw .invalidMessage("'comment' is over 4096 bytes") }
+            return .ackAlert(id: id, alert: alert, comment: comment)
         default:
             throw .unknownType(type)
+        }
+    }
+
+    private func optionalString(_ object: JSONObject, _ field: String) throws(ProtocolError) -> String? {
+        switch object[field] {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        default: throw .invalidMessage("'\(field)' must be a string")
+        }
+    }
+
+    private func optionalBool(_ object: JSONObject, _ field: String) throws(ProtocolError) -> Bool? {
+        switch object[field] {
+        case nil, .null?: return nil
+        case .bool(let flag)?: return flag
+        default: throw .invalidMessage("'\(field)' must be true or false")
         }
     }
 

@@ -19,6 +19,10 @@ public enum DashboardReply: Equatable, Sendable {
     case device(PresenceEvent, kind: String?, rooms: [String]?)
     /// `error` or `pong`, shared with the device protocol.
     case server(ServerMessage)
+    /// The answer to `subscribe_alerts`: how many active alerts follow.
+    case alertsSubscribed(id: MessageID?, alerts: Int)
+    /// The answer to `ack_alert`.
+    case alertAcked(id: MessageID?, alert: String)
 
     public static func == (lhs: DashboardReply, rhs: DashboardReply) -> Bool {
         lhs.encoded == rhs.encoded
@@ -115,6 +119,18 @@ public enum DashboardReply: Equatable, Sendable {
             writer.raw("}")
         case .server(let message):
             message.write(to: &writer)
+        case .alertsSubscribed(let id, let alerts):
+            writer.raw("{\"type\":\"ack\"")
+            Self.writeID(id, to: &writer)
+            writer.raw(",\"alerts\":")
+            writer.int(Int64(alerts))
+            writer.raw("}")
+        case .alertAcked(let id, let alert):
+            writer.raw("{\"type\":\"ack\"")
+            Self.writeID(id, to: &writer)
+            writer.raw(",\"alert\":")
+            writer.string(alert)
+            writer.raw("}")
         }
     }
 

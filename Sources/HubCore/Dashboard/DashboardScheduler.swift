@@ -77,6 +77,8 @@ public struct DashboardScheduler: Sendable {
     public private(set) var counters = Counters()
     /// Whether `device` presence events go to this connection.
     public var wantsPresence = false
+    /// Which alert events go to this connection (nil: none).
+    public var alertFilter: AlertFilter?
 
     /// Creates the scheduler of a new connection.
     public init(configuration: DashboardConfiguration) {

@@ -1,5 +1,8 @@
-/// The behaviour of one simulated device: its signals and its reactions to commands. Pure: time comes in as
-/// Unix milliseconds and randomness from a seeded generator.
+/// The behaviour of one simulated device: its signals, its silences and its reactions to commands. Pure: time comes
+/// in as Unix milliseconds and randomness from a seeded generator.
+///
+/// Episodes and silences are timed from the device's first reading (the first call of ``readings(now:)`` or
+/// ``isSilent(now:)``), so every run shows them equally early.
 public struct SimulatedDevice: Sendable {
     /// The profile followed.
     public let profile: DeviceProfile
@@ -9,6 +12,10 @@ public struct SimulatedDevice: Sendable {
     public let rooms: [String]
     private var random: SeededRandom
     private var signals: [SignalState]
+    /// The silence windows of this device (nil: never silent).
+    private var silence: Windows?
+    /// When the device was first asked for readings or silence, in Unix milliseconds.
+    private var originMs: Int64?
 
     struct SignalState: Sendable {
         var metric: DeviceProfile.MetricProfile
@@ -20,6 +27,40 @@ public struct SimulatedDevice: Sendable {
         var counter: Double = 0
         var phase: Double
         var lastMs: Int64?
+        /// The episode windows of this metric on this device (nil: none).
+        var episodes: Windows?
+    }
+
+    /// The windows of one ``DeviceProfile/Recurrence`` on one device, laid out lazily as time passes with their own
+    /// generator (so they do not change the signals' random sequence).
+    struct Windows: Sendable {
+        let recurrence: DeviceProfile.Recurrence
+        private var random: SeededRandom
+        /// Start of the current or next window, in seconds after the device's first reading.
+        private(set) var startS: Double
+
+        /// The windows of device number `ordinal` of the profile, or nil when it has none.
+        init?(_ recurrence: DeviceProfile.Recurrence, ordinal: Int, seed: UInt64) {
+            guard recurrence.isUsable, recurrence.applies(toOrdinal: ordinal) else { return nil }
+            self.recurrence = recurrence
+            var random = SeededRandom(seed: seed)
+            self.startS = recurrence.firstS ?? Double.random(in: 0..<recurrence.everyS, using: &random)
+            self.random = random
+        }
+
+        /// Seconds into the window that holds `seconds` (seconds after the device's first reading), or nil between
+        /// windows. Windows already passed are not revisited when time goes backwards.
+        mutating func position(at seconds: Double) -> Double? {
+            let every = recurrence.everyS
+            let duration = recurrence.durationS
+            // After a long jump, skip ahead instead of drawing every window in between.
+            if seconds - startS > 1_000 * every { startS = seconds - every }
+            while seconds >= startS + duration {
+                // Start to start: the window plus a pause averaging every_s - duration_s (half to one and a half).
+                startS += duration + (every - duration) * Double.random(in: 0.5...1.5, using: &random)
+            }
+            return seconds >= startS ? seconds - startS : nil
+        }
     }
 
     /// A device's answer to a command.
@@ -33,33 +74,64 @@ public struct SimulatedDevice: Sendable {
     }
 
     /// Creates device number `index` of a profile with a per-device seed derived from `seed`.
-    public init(profile: DeviceProfile, index: Int, seed: UInt64) {
+    ///
+    /// `ordinal` is the device's number among the devices of its profile (0-based; default `index`, right when a
+    /// run simulates one profile); with each `fraction` it decides whether this device has episodes and silences.
+    public init(profile: DeviceProfile, index: Int, seed: UInt64, ordinal: Int? = nil) {
         self.profile = profile
         self.id = profile.deviceID(index: index)
         self.rooms = profile.rooms(index: index)
-        var random = SeededRandom(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
-        self.signals = profile.metrics.map { metric in
+        let deviceSeed = seed &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9
+        let ordinal = ordinal ?? index
+        var random = SeededRandom(seed: deviceSeed)
+        self.signals = profile.metrics.enumerated().map { position, metric in
             SignalState(
                 metric: metric,
                 walk: Double.random(in: metric.min...metric.max, using: &random),
-                phase: Double.random(in: 0..<1, using: &random))
+                phase: Double.random(in: 0..<1, using: &random),
+                episodes: metric.episodes.flatMap {
+                    Windows($0.recurrence, ordinal: ordinal, seed: Self.windowSeed(deviceSeed, stream: position + 1))
+                })
+        }
+        self.silence = profile.silence.flatMap {
+            Windows($0, ordinal: ordinal, seed: Self.windowSeed(deviceSeed, stream: 0))
         }
         self.random = random
+    }
+
+    /// The seed of one window generator of a device: stream 0 for silences, 1 + n for metric n's episodes.
+    private static func windowSeed(_ deviceSeed: UInt64, stream: Int) -> UInt64 {
+        (deviceSeed ^ 0x6A09_E667_F3BC_C909) &+ UInt64(truncatingIfNeeded: stream) &* 0xD1B5_4A32_D192_ED03
+    }
+
+    /// Whether the device sends no telemetry at `now` (inside a window of the profile's `silence`). A silent device
+    /// keeps its connection and answers commands; it simply skips its readings.
+    public mutating func isSilent(now: Int64) -> Bool {
+        let seconds = secondsSinceStart(now)
+        return silence?.position(at: seconds) != nil
+    }
+
+    /// Seconds from the device's first reading to `now` (negative when time went backwards).
+    private mutating func secondsSinceStart(_ now: Int64) -> Double {
+        let origin = originMs ?? now
+        originMs = origin
+        return Double(now - origin) / 1_000
     }
 
     /// The readings at time `now`, one per metric, rounded to each metric's decimals.
     public mutating func readings(now: Int64) -> [(metric: String, value: Double)] {
         var result: [(metric: String, value: Double)] = []
         result.reserveCapacity(signals.count)
+        let sinceStart = secondsSinceStart(now)
         var states = signals
         for index in states.indices {
-            result.append((states[index].metric.name, next(&states[index], now: now)))
+            result.append((states[index].metric.name, next(&states[index], now: now, sinceStart: sinceStart)))
         }
         signals = states
         return result
     }
 
-    private mutating func next(_ state: inout SignalState, now: Int64) -> Double {
+    private mutating func next(_ state: inout SignalState, now: Int64, sinceStart: Double) -> Double {
         let metric = state.metric
         let elapsedS = state.lastMs.map { Double(Swift.max(0, now - $0)) / 1_000 } ?? 0
         state.lastMs = now
@@ -93,6 +165,9 @@ public struct SimulatedDevice: Sendable {
             value = metric.min + state.counter
         case .constant:
             value = (low + high) / 2
+        }
+        if let episodes = metric.episodes, let position = state.episodes?.position(at: sinceStart) {
+            value += (episodes.level - value) * episodes.weight(at: position)
         }
         if metric.noise > 0 { value += gaussian() * metric.noise }
         return Self.round(value, decimals: metric.decimals)

@@ -16,6 +16,11 @@ public struct JSONWriter: Sendable {
         bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
+    /// Appends bytes that are already valid JSON.
+    public mutating func raw(_ json: [UInt8]) {
+        bytes.append(contentsOf: json)
+    }
+
     /// Appends one byte of JSON punctuation.
     public mutating func byte(_ byte: UInt8) {
         bytes.append(byte)

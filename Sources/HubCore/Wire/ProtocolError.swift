@@ -28,6 +28,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let tooLarge = ErrorCode(rawValue: "too_large")
     /// Something did not answer in time.
     public static let timeout = ErrorCode(rawValue: "timeout")
+    /// The request conflicts with the current state (e.g. acking an alert that already ended).
+    public static let conflict = ErrorCode(rawValue: "conflict")
     /// A fault inside the hub.
     public static let `internal` = ErrorCode(rawValue: "internal")
 }
@@ -62,4 +64,5 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
     public static func unauthorized(_ message: String) -> Self { .init(code: .unauthorized, message: message) }
     public static func notFound(_ message: String) -> Self { .init(code: .notFound, message: message) }
     public static func rateLimited(_ message: String) -> Self { .init(code: .rateLimited, message: message) }
+    public static func conflict(_ message: String) -> Self { .init(code: .conflict, message: message) }
 }

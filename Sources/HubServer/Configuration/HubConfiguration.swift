@@ -31,6 +31,8 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
     public var retention = RetentionConfiguration()
     /// Dashboard connections: backpressure marks, slow-consumer deadline, limits, resume.
     public var dashboards = DashboardConfiguration()
+    /// Alert rules: the rule file, the evaluation tick, limits and history retention.
+    public var alerts = AlertConfiguration()
     /// Serve the `/ws/echo` route used by the WebSocket conformance suite (default off).
     public var conformanceEcho = false
 
@@ -129,6 +131,7 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
             problems.append("retention.max_bytes.\(name): must be 0 (no limit) or positive")
         }
         problems += dashboards.problems()
+        problems += alerts.problems()
         return problems
     }
 

@@ -91,6 +91,18 @@ final class DashboardConnection: Sendable {
         if wanted { doorbell.ring() }
     }
 
+    /// Queues an alert event when the client subscribed to alerts and its filter admits it; `frame` is the event
+    /// encoded once for all connections.
+    func alert(_ event: AlertEvent, frame: inout [UInt8]?) {
+        let wanted = scheduler.withLock { scheduler in
+            guard let filter = scheduler.alertFilter, filter.admits(event) else { return false }
+            if frame == nil { frame = event.encoded }
+            scheduler.enqueue(frame!)
+            return true
+        }
+        if wanted { doorbell.ring() }
+    }
+
     /// Whether the client has been over the high-water mark past the deadline (checked by the watchdog, since the
     /// writer may itself be waiting on a full socket).
     func isStuck(now: Int64) -> Bool {

@@ -5,10 +5,27 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// `/ws/dashboard`: subscriptions, snapshots, resume and presence for one dashboard connection. The reader (this
-/// type) turns messages into scheduler changes and queued replies; ``DashboardConnection/runWriter()`` sends.
+/// `/ws/dashboard`: subscriptions, snapshots, resume, presence and alerts for one dashboard connection. The reader
+/// turns messages into scheduler changes and queued replies; ``DashboardConnection/runWriter()`` sends.
+///
+/// `/ws/alerts` is the same connection subscribed to alerts from the start (`alerts` set), filtered by its query.
 struct DashboardEndpoint: Sendable {
     let hub: Hub
+    /// Subscribe to alerts at once, with the filter the request's query gives.
+    var alerts = false
+
+    /// The alert filter in a `/ws/alerts` query: `severity`, `match`, `rule`, `state`, `silenced=0|1`.
+    static func alertFilter(_ request: Request) throws -> AlertFilter {
+        let query = request.uri.queryParameters
+        let silenced = query.get("silenced").map { !["0", "false", "no"].contains($0) }
+        do {
+            return try AlertFilter(
+                state: query.get("state"), severity: query.get("severity"), match: query.get("match"),
+                rule: query.get("rule"), silenced: silenced)
+        } catch {
+            throw HubHTTPError(error)
+        }
+    }
 
     func run(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
@@ -42,7 +59,8 @@ struct DashboardEndpoint: Sendable {
             hub.rememberForResume(connection.remembered(now: hub.now), owner: connection.owner)
             hub.metrics.dashboards.record(hub.fanout.detach(connection, series: connection.routedSeries))
         }
-        let reader = DashboardReader(hub: hub, connection: connection, logger: logger)
+        if alerts { hub.subscribeAlerts(connection, filter: try Self.alertFilter(context.request), reply: nil) }
+        let reader = DashboardReader(hub: hub, connection: connection, principal: principal, logger: logger)
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await connection.runWriter()
@@ -63,6 +81,7 @@ struct DashboardEndpoint: Sendable {
 struct DashboardReader: Sendable {
     let hub: Hub
     let connection: DashboardConnection
+    let principal: Principal
     let logger: Logger
 
     func run(inbound: WebSocketInboundStream) async {
@@ -156,6 +175,27 @@ struct DashboardReader: Sendable {
                 }
             case .ping(let id):
                 reply(.server(.pong(id: id, ts: hub.now)))
+            case .subscribeAlerts(let id, let filter):
+                hub.subscribeAlerts(connection, filter: filter) { count in
+                    DashboardReply.alertsSubscribed(id: id, alerts: count).encoded
+                }
+            case .unsubscribeAlerts(let id):
+                connection.withScheduler { scheduler in
+                    scheduler.alertFilter = nil
+                    scheduler.enqueue(DashboardReply.ack(id: id).encoded)
+                    return ((), true)
+                }
+            case .ackAlert(let id, let alert, let comment):
+                guard principal.role.satisfies(.operator) else {
+                    throw ProtocolError.forbidden(
+                        "acking alerts needs the operator role; this token is \(principal.role.rawValue)")
+                }
+                let hub = self.hub
+                let principal = self.principal
+                _ = try await NIOThreadPool.singleton.runIfActive {
+                    try hub.ackAlert(alert, by: principal.subject, comment: comment)
+                }
+                reply(.alertAcked(id: id, alert: alert))
             }
             return nil
         } catch let error as ProtocolError {

@@ -9,11 +9,14 @@ public struct HubHTTPError: HTTPResponseError, Sendable {
     public let status: HTTPResponse.Status
     /// The protocol error carried.
     public let error: ProtocolError
+    /// Every problem found, when there were several (e.g. each invalid field of a rule set).
+    public let problems: [String]
 
     /// Creates an error with an explicit status.
-    public init(_ status: HTTPResponse.Status, _ error: ProtocolError) {
+    public init(_ status: HTTPResponse.Status, _ error: ProtocolError, problems: [String] = []) {
         self.status = status
         self.error = error
+        self.problems = problems
     }
 
     /// Maps a protocol error to the HTTP status for its code.
@@ -27,6 +30,7 @@ public struct HubHTTPError: HTTPResponseError, Sendable {
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
         case .notFound: .notFound
+        case .conflict: .conflict
         case .rateLimited: .tooManyRequests
         case .tooLarge: .contentTooLarge
         case .timeout: .gatewayTimeout
@@ -42,6 +46,14 @@ public struct HubHTTPError: HTTPResponseError, Sendable {
         writer.string(error.code.rawValue)
         writer.raw(",\"message\":")
         writer.string(error.message)
+        if !problems.isEmpty {
+            writer.raw(",\"problems\":[")
+            for (index, problem) in problems.enumerated() {
+                if index > 0 { writer.byte(UInt8(ascii: ",")) }
+                writer.string(problem)
+            }
+            writer.byte(UInt8(ascii: "]"))
+        }
         writer.raw("}}")
         return writer.bytes
     }

@@ -37,6 +37,11 @@ public final class HubMetrics: Sendable {
     let dashboardStalls: Metrics.Counter
     let dashboardSlowCloses: Metrics.Counter
     let dashboardResumes: Metrics.Counter
+    let alertRules: Metrics.Gauge
+    let alertEvents: Metrics.Counter
+    let alertEventsDropped: Metrics.Counter
+    let alertWriteErrors: Metrics.Counter
+    private let alertsActiveGauges: [AlertState: Metrics.Gauge]
     private let residentMemory: Metrics.Gauge
     private let cpuSeconds: Metrics.Gauge
     private let openFDs: Metrics.Gauge
@@ -73,10 +78,23 @@ public final class HubMetrics: Sendable {
         dashboardStalls = Metrics.Counter(label: "telemetryhub_dashboard_stalls_total", factory: factory)
         dashboardSlowCloses = Metrics.Counter(label: "telemetryhub_dashboard_slow_closes_total", factory: factory)
         dashboardResumes = Metrics.Counter(label: "telemetryhub_dashboard_resumes_total", factory: factory)
+        alertRules = Metrics.Gauge(label: "telemetryhub_alert_rules", factory: factory)
+        alertEvents = Metrics.Counter(label: "telemetryhub_alert_events_total", factory: factory)
+        alertEventsDropped = Metrics.Counter(label: "telemetryhub_alert_events_dropped_total", factory: factory)
+        alertWriteErrors = Metrics.Counter(label: "telemetryhub_alert_write_errors_total", factory: factory)
+        var gauges: [AlertState: Metrics.Gauge] = [:]
+        for state in [AlertState.pending, .firing, .nodata] {
+            gauges[state] = Metrics.Gauge(
+                label: "telemetryhub_alerts_active", dimensions: [("state", state.rawValue)], factory: factory)
+        }
+        alertsActiveGauges = gauges
         residentMemory = Metrics.Gauge(label: "process_resident_memory_bytes", factory: factory)
         cpuSeconds = Metrics.Gauge(label: "process_cpu_seconds_total", factory: factory)
         openFDs = Metrics.Gauge(label: "process_open_fds", factory: factory)
     }
+
+    /// The gauge of active alerts in `state` (pending, firing or nodata).
+    func alertsActive(_ state: AlertState) -> Metrics.Gauge { alertsActiveGauges[state]! }
 
     /// Counts an error sent to a client, by code.
     func error(_ code: ErrorCode) {

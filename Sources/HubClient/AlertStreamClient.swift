@@ -438,7 +438,8 @@ public struct AlertLineFormat: Sendable, Equatable {
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         let magnitude = abs(value)
         guard magnitude >= 1e-4, magnitude < 1e15 else { return "\(value)" }
-        let scale = magnitude >= 1 ? 10_000.0 : 1_000_000.0
+        // About six significant digits: 1223.27, 31.2333, 0.123457.
+        let scale = magnitude >= 100 ? 100.0 : magnitude >= 1 ? 10_000.0 : 1_000_000.0
         let rounded = (value * scale).rounded() / scale
         if rounded == rounded.rounded() { return String(Int64(rounded)) }
         return "\(rounded)"

@@ -153,7 +153,7 @@ struct AlertEngineTests {
         let event = try #require(ended.first)
         #expect(event.value == 29)
         #expect(event.threshold == 30)
-        #expect(event.op == .greater)
+        #expect(event.op == .lessOrEqual)  // what holds now: 29 <= 30
         #expect(event.started == t0)
         #expect(engine.active(now: t0 + 5_000).isEmpty)
         // The old timer does not fire it.

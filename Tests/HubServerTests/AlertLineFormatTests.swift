@@ -149,6 +149,7 @@ struct AlertLineFormatTests {
         #expect(AlertLineFormat.number(-4) == "-4")
         #expect(AlertLineFormat.number(31.233333333) == "31.2333")
         #expect(AlertLineFormat.number(0.1234567) == "0.123457")
+        #expect(AlertLineFormat.number(1223.26667) == "1223.27")
     }
 
     @Test func streamURLCarriesTheFilters() {

@@ -95,7 +95,8 @@ struct DeviceSessionLiveTests {
     }
 
     @Test func silentDeviceGoesOfflineByHeartbeat() async throws {
-        try await LiveHub.run(configure: { $0.heartbeatMs = 400 }) { live in
+        // 3 silent intervals (4.5 s) leave room for the "online" check on a loaded machine.
+        try await LiveHub.run(configure: { $0.heartbeatMs = 1_500 }) { live in
             let raw = try RawSocket(port: live.port)
             let (status, _) = await raw.handshake(path: "/ws/device", token: try await live.token(.device))
             #expect(status == 101)
@@ -104,17 +105,18 @@ struct DeviceSessionLiveTests {
             let http = try await live.http(.viewer)
             #expect(try await http.device("quiet-1")?["state"] == .string("online"))
             // The raw client never answers the hub's pings.
-            #expect(try await live.eventually(6) { try await http.device("quiet-1")?["state"] == .string("offline") })
+            #expect(try await live.eventually(15) { try await http.device("quiet-1")?["state"] == .string("offline") })
             #expect(try await http.device("quiet-1")?["reason"] == .string("heartbeat_timeout"))
         }
     }
 
     @Test func deviceAnsweringPingsStaysOnline() async throws {
-        // Expiry after 3 intervals (1.5 s) leaves room for a loaded machine running the suites in parallel.
-        try await LiveHub.run(configure: { $0.heartbeatMs = 500 }) { live in
+        // Expiry after 3 intervals (3 s) leaves room for a loaded machine running the suites in parallel; the
+        // check comes after more than 3 intervals.
+        try await LiveHub.run(configure: { $0.heartbeatMs = 1_000 }) { live in
             let socket = try await TestSocket.connect(live.wsBase + "/ws/device", token: try await live.token(.device))
             _ = try await socket.request(#"{"type":"register","id":1,"device":"chatty-1"}"#)
-            try await Task.sleep(for: .milliseconds(2_000))
+            try await Task.sleep(for: .milliseconds(3_500))
             let http = try await live.http(.viewer)
             #expect(try await http.device("chatty-1")?["state"] == .string("online"))
             await socket.close()

@@ -386,7 +386,9 @@ public struct AlertEngine: Sendable {
             switch instance.state {
             case .nodata: nil
             case .resolved: rule.clearCondition
-            case .ok, .pending, .firing: rule.when
+            // `ok` ends an episode because `when` stopped holding: the condition that holds now is its negation.
+            case .ok: rule.when.negated
+            case .pending, .firing: rule.when
             }
         let value = instance.state == .nodata ? nil : instance.value
         let series = instance.key.series

@@ -152,9 +152,14 @@ extension Hub {
     }
 
     func recordAlertGauges() {
-        let (rules, counts) = state.withLock { ($0.alerts.rules.count, $0.alerts.activeCounts) }
+        let (rules, counts) = alertSummary
         metrics.alertRules.record(rules)
         for state in [AlertState.pending, .firing, .nodata] { metrics.alertsActive(state).record(counts[state] ?? 0) }
+    }
+
+    /// How many rules there are, and the active alerts per state.
+    var alertSummary: (rules: Int, active: [AlertState: Int]) {
+        state.withLock { ($0.alerts.rules.count, $0.alerts.activeCounts) }
     }
 
     /// Writes what waits for the alert archive; on failure it is kept for the next try (the oldest events beyond

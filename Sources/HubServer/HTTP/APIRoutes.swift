@@ -54,6 +54,15 @@ struct APIRoutes: Sendable {
             json.int(Int64(hub.sessions.count))
             json.raw(",\"dashboards\":")
             json.int(Int64(hub.fanout.connectionCount))
+            let (rules, active) = hub.alertSummary
+            json.raw(",\"alerts\":{\"rules\":")
+            json.int(Int64(rules))
+            for state in [AlertState.firing, .pending, .nodata] {
+                json.raw(",")
+                json.key(state.rawValue)
+                json.int(Int64(active[state] ?? 0))
+            }
+            json.raw("}")
             json.raw(",\"auth\":")
             json.bool(hub.authority != nil)
             json.raw(",\"storage\":")

@@ -55,11 +55,12 @@ struct AlertLiveTests {
             #expect(firing["state"] == .string("firing"))
             #expect(firing["reason"] == .string("for_elapsed"))
             #expect(firing["alert"] == pending["alert"])
-            // On the hub's clock: not before for_ms, and within for_ms plus one tick.
+            // On the hub's clock: not before for_ms, and within for_ms plus one tick (plus what a loaded test
+            // machine may add to a timer's wake-up).
             let since = try #require(pending["since"]?.numberValue)
             let fired = try #require(firing["ts"]?.numberValue)
             #expect(fired - since >= 1_000)
-            #expect(fired - since <= 1_000 + 200 + 50, "fired \(fired - since) ms after the crossing")
+            #expect(fired - since <= 1_000 + 200 + 300, "fired \(fired - since) ms after the crossing")
 
             // Between the clear and the fire thresholds nothing happens: no flapping.
             try await device.send(#"{"type":"telemetry","metrics":{"temp":29}}"#)

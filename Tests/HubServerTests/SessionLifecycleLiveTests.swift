@@ -6,7 +6,8 @@ import Testing
 @Suite("Session lifecycle: stalled peers, token expiry, replacement races, shutdown")
 struct SessionLifecycleLiveTests {
     @Test func aPeerThatStopsReadingHoldsUpNeitherHeartbeatsNorOthers() async throws {
-        try await LiveHub.run(configure: { $0.heartbeatMs = 200 }) { live in
+        // 1 s intervals: a loaded machine must still register the quiet device before 3 intervals pass.
+        try await LiveHub.run(configure: { $0.heartbeatMs = 1_000 }) { live in
             let token = try await live.token(.device)
             // The stalled device registers, then floods replies it never reads.
             let stalled = try RawSocket(port: live.port)
@@ -22,10 +23,11 @@ struct SessionLifecycleLiveTests {
             quiet.sendText(#"{"type":"register","id":1,"device":"quiet-2"}"#)
             #expect(await quiet.read(until: "heartbeat_ms"))
             let http = try await live.http(.viewer)
-            #expect(try await live.eventually(4) { try await http.device("quiet-2")?["state"] == .string("offline") })
+            #expect(try await live.eventually(12) { try await http.device("quiet-2")?["state"] == .string("offline") })
             #expect(try await http.device("quiet-2")?["reason"] == .string("heartbeat_timeout"))
             // The stalled one is dropped as a slow consumer.
-            #expect(try await live.eventually(4) { try await http.device("stalled-1")?["state"] == .string("offline") })
+            #expect(
+                try await live.eventually(12) { try await http.device("stalled-1")?["state"] == .string("offline") })
             // Stuck on a write (slow_consumer), or not read from because its handler is stuck (heartbeat_timeout).
             let reason = try await http.device("stalled-1")?["reason"]?.stringValue
             #expect(reason == "slow_consumer" || reason == "heartbeat_timeout", "\(String(describing: reason))")

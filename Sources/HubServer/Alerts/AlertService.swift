@@ -35,10 +35,15 @@ public struct AlertService: Service {
     }
 
     private func ticks() async {
-        let tick = hub.configuration.alerts.tickMs
+        let tick = Duration.milliseconds(hub.configuration.alerts.tickMs)
         var nextPrune = hub.now + 60_000
+        var next = ContinuousClock.now + tick
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(tick))
+            // On a fixed beat: the work of one tick does not push the next back, and a late wake-up does not
+            // bunch ticks up.
+            try? await Task.sleep(until: next, clock: .continuous)
+            next += tick
+            if next < .now { next = .now + tick }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             hub.alertTick()
             await write()

@@ -28,7 +28,7 @@ extension Hub {
         if !alerts.rulesFile.isEmpty {
             let fileRules = try readRuleFile(alerts.rulesFile)
             try applyRuleSet(source: "rule file \(alerts.rulesFile)") { current in
-                Self.merging(fileRules: fileRules, into: current)
+                AlertRuleSet.loadingFile(fileRules, into: current)
             }
         }
         recordAlertGauges()
@@ -57,12 +57,6 @@ extension Hub {
         }
     }
 
-    /// The rule file's rules in its order, then the API's rules it does not name.
-    static func merging(fileRules: [AlertRule], into current: [AlertRule]) -> [AlertRule] {
-        let named = Set(fileRules.map(\.id))
-        return fileRules + current.filter { $0.source == .api && !named.contains($0.id) }
-    }
-
     /// Reloads the rule file (SIGHUP). Problems are logged and returned; the rules in force then stay as they are.
     @discardableResult
     public func reloadRuleFile() -> [String] {
@@ -74,7 +68,7 @@ extension Hub {
         do {
             let fileRules = try readRuleFile(path)
             let rules = try applyRuleSet(source: "rule file \(path)") { current in
-                Self.merging(fileRules: fileRules, into: current)
+                AlertRuleSet.loadingFile(fileRules, into: current)
             }
             logger.notice("rule file reloaded", metadata: ["file": "\(path)", "rules": "\(rules.count)"])
             return []

@@ -17,26 +17,13 @@ struct AlertRoutes: Sendable {
         router.post("api/rules") { request, _ in
             let principal = try await authenticator.principal(for: request, requiring: .admin)
             let rules = try await parseRules(request, allowSingle: true)
-            try await change(by: principal) { current in
-                var result = current
-                for rule in rules {
-                    if let index = result.firstIndex(where: { $0.id == rule.id }) {
-                        result[index] = rule
-                    } else {
-                        result.append(rule)
-                    }
-                }
-                return result
-            }
+            try await change(by: principal) { AlertRuleSet.upserting(rules, into: $0) }
             return Self.rulesResponse(rules)
         }
         router.put("api/rules") { request, _ in
             let principal = try await authenticator.principal(for: request, requiring: .admin)
             let rules = try await parseRules(request, allowSingle: false)
-            let named = Set(rules.map(\.id))
-            try await change(by: principal) { current in
-                current.filter { $0.source == .file && !named.contains($0.id) } + rules
-            }
+            try await change(by: principal) { AlertRuleSet.replacingAPIRules(with: rules, in: $0) }
             return Self.rulesResponse(hub.alertRules)
         }
         router.get("api/rules/:id") { request, context in
@@ -68,15 +55,7 @@ struct AlertRoutes: Sendable {
             } catch {
                 throw Self.problemsError(error)
             }
-            try await change(by: principal) { current in
-                var result = current
-                if let index = result.firstIndex(where: { $0.id == id }) {
-                    result[index] = rule
-                } else {
-                    result.append(rule)
-                }
-                return result
-            }
+            try await change(by: principal) { AlertRuleSet.upserting([rule], into: $0) }
             return JSONResponse.make { json in
                 json.raw("{\"rule\":")
                 rule.write(to: &json)
@@ -89,7 +68,7 @@ struct AlertRoutes: Sendable {
             guard hub.alertRules.contains(where: { $0.id == id }) else {
                 throw HubHTTPError(.notFound("no rule '\(id)'"))
             }
-            try await change(by: principal) { current in current.filter { $0.id != id } }
+            try await change(by: principal) { AlertRuleSet.removing(id, from: $0) }
             return JSONResponse.make { json in
                 json.raw("{\"deleted\":")
                 json.string(id)

@@ -178,8 +178,9 @@ struct DashboardLiveTests {
             latencies.sort()
             #expect(latencies.count > 100)
             let p99 = latencies.isEmpty ? Int64.max : latencies[latencies.count * 99 / 100]
-            // Generous for a debug build sharing two cores with the other suites; `bench fanout` measures in release.
-            #expect(p99 < 500, "fast subscriber p99 latency \(p99) ms")
+            // A stall behind the slow client would last the whole 3 s; generous for a debug build sharing two cores
+            // with the other suites. `bench fanout` measures latency in release.
+            #expect(p99 < 1_500, "fast subscriber p99 latency \(p99) ms")
 
             // The hub holds at most one sample per series for the stuck client, and a bounded buffered amount.
             let slowConnection = live.hub.fanout.connections.first { $0.routedSeries.count == 50 }

@@ -46,6 +46,16 @@ public final class Hub: Sendable {
         var alerts: AlertEngine
         /// Alert events and changes waiting to be written to the alert archive.
         var alertWrites = AlertWrite()
+        /// The number of the last alert event recorded: a subscription skips the events its snapshot already
+        /// shows, even when they are pushed after it was taken.
+        var alertSeq: UInt64 = 0
+
+        /// Records events to write; returns the number of the first.
+        mutating func recordAlerts(_ events: [AlertEvent]) -> UInt64 {
+            alertWrites.events += events
+            alertSeq += UInt64(events.count)
+            return alertSeq - UInt64(events.count) + 1
+        }
     }
 
     /// Creates a hub over `archive` and `alertArchive`. `authority` is nil when auth is disabled.
@@ -108,6 +118,7 @@ public final class Hub: Sendable {
         let publishing = fanout.hasConnections
         var published: [(metric: String, sample: Sample)] = []
         var alertEvents: [AlertEvent] = []
+        var firstAlertSeq: UInt64 = 0
         var appeared: PresenceEvent?
         let (result, ticket, seriesCount, wake) = try state.withLock {
             state throws(ProtocolError) -> (IngestResult, UInt64, Int, Bool) in
@@ -129,7 +140,7 @@ public final class Hub: Sendable {
             defer {
                 if judging {
                     swap(&engine, &state.alerts)
-                    if !alertEvents.isEmpty { state.alertWrites.events += alertEvents }
+                    if !alertEvents.isEmpty { firstAlertSeq = state.recordAlerts(alertEvents) }
                 }
             }
             let before = buffer.samples.count
@@ -148,7 +159,7 @@ public final class Hub: Sendable {
         if let appeared { announce(appeared, kind: "generic", rooms: []) }
         if !result.newSeries.isEmpty { fanout.seriesAppeared(result.newSeries) }
         if !published.isEmpty { fanout.publish(device: device, samples: published, now: now) }
-        if !alertEvents.isEmpty { alertsHappened(alertEvents) }
+        if !alertEvents.isEmpty { alertsHappened(alertEvents, firstSeq: firstAlertSeq) }
         metrics.samplesIngested.increment(by: Int64(result.accepted))
         if result.droppedLate > 0 { metrics.samplesDroppedLate.increment(by: Int64(result.droppedLate)) }
         if !result.newSeries.isEmpty { metrics.series.record(seriesCount) }

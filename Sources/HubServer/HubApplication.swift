@@ -103,7 +103,7 @@ public enum HubApplication {
         let dashboards = DashboardEndpoint(hub: hub)
         endpoint("ws/dashboard", role: .viewer) { try await dashboards.run(inbound: $0, outbound: $1, context: $2) }
         let alerts = DashboardEndpoint(hub: hub, alerts: true)
-        endpoint("ws/alerts", role: .viewer, check: { _ = try DashboardEndpoint.alertFilter($0) }) {
+        endpoint("ws/alerts", role: .viewer, check: { _ = try AlertRoutes.filter($0) }) {
             try await alerts.run(inbound: $0, outbound: $1, context: $2)
         }
         if configuration.conformanceEcho {

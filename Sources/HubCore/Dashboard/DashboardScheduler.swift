@@ -79,6 +79,9 @@ public struct DashboardScheduler: Sendable {
     public var wantsPresence = false
     /// Which alert events go to this connection (nil: none).
     public var alertFilter: AlertFilter?
+    /// The number of the last alert event the subscription's snapshot of active alerts already reflects; events up
+    /// to it are not sent again.
+    public var alertsShownThrough: UInt64 = 0
 
     /// Creates the scheduler of a new connection.
     public init(configuration: DashboardConfiguration) {

@@ -99,13 +99,12 @@ extension Hub {
             write.rules = rules
             try alertArchive.apply(write)
             let now = self.now
-            let events = state.withLock { state in
+            let (events, firstSeq) = state.withLock { state in
                 let events = state.alerts.setRules(rules, series: Self.seriesWithLatest(state.store), now: now)
-                state.alertWrites.events += events
-                return events
+                return (events, state.recordAlerts(events))
             }
             logger.info("alert rules changed", metadata: ["by": "\(source)", "rules": "\(rules.count)"])
-            if !events.isEmpty { alertsHappened(events) }
+            if !events.isEmpty { alertsHappened(events, firstSeq: firstSeq) }
             recordAlertGauges()
             return rules
         }
@@ -113,15 +112,17 @@ extension Hub {
 
     // MARK: Events
 
-    /// Pushes events to the connections that want them (``AlertService`` writes them within a tick).
-    func alertsHappened(_ events: [AlertEvent]) {
+    /// Pushes events (numbered from `firstSeq`) to the connections that want them (``AlertService`` writes them
+    /// within a tick).
+    func alertsHappened(_ events: [AlertEvent], firstSeq: UInt64) {
         metrics.alertEvents.increment(by: Int64(events.count))
         alertEventCount.add(events.count, ordering: .relaxed)
         guard fanout.hasConnections else { return }
         let connections = fanout.connections
-        for event in events {
+        for (offset, event) in events.enumerated() {
             var frame: [UInt8]?
-            for connection in connections { connection.alert(event, frame: &frame) }
+            let seq = firstSeq + UInt64(offset)
+            for connection in connections { connection.alert(event, seq: seq, frame: &frame) }
         }
         for event in events where event.event == .transition {
             logger.debug(
@@ -136,12 +137,11 @@ extension Hub {
     /// Runs the time-driven transitions at the hub's now.
     public func alertTick() {
         let now = self.now
-        let events = state.withLock { state in
+        let (events, firstSeq) = state.withLock { state in
             let events = state.alerts.tick(now: now)
-            if !events.isEmpty { state.alertWrites.events += events }
-            return events
+            return (events, state.recordAlerts(events))
         }
-        if !events.isEmpty { alertsHappened(events) }
+        if !events.isEmpty { alertsHappened(events, firstSeq: firstSeq) }
         recordAlertGauges()
     }
 
@@ -192,18 +192,17 @@ extension Hub {
     /// already ended.
     func ackAlert(_ alert: String, by: String, comment: String) throws(ProtocolError) -> AlertEvent {
         let now = self.now
-        let result = state.withLock { state -> Result<AlertEvent, ProtocolError> in
+        let result = state.withLock { state -> Result<(AlertEvent, UInt64), ProtocolError> in
             do throws(ProtocolError) {
                 let event = try state.alerts.ack(alert: alert, by: by, comment: comment, now: now)
-                state.alertWrites.events.append(event)
-                return .success(event)
+                return .success((event, state.recordAlerts([event])))
             } catch {
                 return .failure(error)
             }
         }
         switch result {
-        case .success(let event):
-            alertsHappened([event])
+        case .success(let (event, seq)):
+            alertsHappened([event], firstSeq: seq)
             return event
         case .failure(let error):
             var query = AlertHistoryQuery()
@@ -222,29 +221,27 @@ extension Hub {
     {
         let now = self.now
         let maxSilences = configuration.alerts.maxSilences
-        let (silence, events) = try state.withLock { state throws(ProtocolError) in
+        let (silence, events, firstSeq) = try state.withLock { state throws(ProtocolError) in
             let (silence, events) = try state.alerts.addSilence(
                 match: match, rule: rule, until: until, comment: comment, by: by, now: now, maxSilences: maxSilences)
-            state.alertWrites.events += events
             state.alertWrites.silences.append(silence)
-            return (silence, events)
+            return (silence, events, state.recordAlerts(events))
         }
         writeSoon()
-        alertsHappened(events)
+        alertsHappened(events, firstSeq: firstSeq)
         return silence
     }
 
     /// Ends a silence early.
     func removeSilence(_ id: String) throws(ProtocolError) {
         let now = self.now
-        let events = try state.withLock { state throws(ProtocolError) in
+        let (events, firstSeq) = try state.withLock { state throws(ProtocolError) in
             let events = try state.alerts.removeSilence(id, now: now)
-            state.alertWrites.events += events
             state.alertWrites.silencesRemoved.append(id)
-            return events
+            return (events, state.recordAlerts(events))
         }
         writeSoon()
-        alertsHappened(events)
+        alertsHappened(events, firstSeq: firstSeq)
     }
 
     /// Writes what waits now; a failure is logged and the write is kept for ``AlertService``'s next try.
@@ -291,8 +288,10 @@ extension Hub {
         let now = self.now
         state.withLock { state in
             let active = state.alerts.active(filter, now: now)
+            let shown = state.alertSeq
             connection.withScheduler { scheduler in
                 scheduler.alertFilter = filter
+                scheduler.alertsShownThrough = shown
                 if let reply { scheduler.enqueue(reply(active.count)) }
                 for event in active { scheduler.enqueue(event.encoded) }
                 return ((), true)

@@ -91,11 +91,13 @@ final class DashboardConnection: Sendable {
         if wanted { doorbell.ring() }
     }
 
-    /// Queues an alert event when the client subscribed to alerts and its filter admits it; `frame` is the event
-    /// encoded once for all connections.
-    func alert(_ event: AlertEvent, frame: inout [UInt8]?) {
+    /// Queues alert event number `seq` when the client subscribed to alerts, its snapshot does not already show
+    /// it, and its filter admits it; `frame` is the event encoded once for all connections.
+    func alert(_ event: AlertEvent, seq: UInt64, frame: inout [UInt8]?) {
         let wanted = scheduler.withLock { scheduler in
-            guard let filter = scheduler.alertFilter, filter.admits(event) else { return false }
+            guard let filter = scheduler.alertFilter, seq > scheduler.alertsShownThrough, filter.admits(event) else {
+                return false
+            }
             if frame == nil { frame = event.encoded }
             scheduler.enqueue(frame!)
             return true

@@ -14,19 +14,6 @@ struct DashboardEndpoint: Sendable {
     /// Subscribe to alerts at once, with the filter the request's query gives.
     var alerts = false
 
-    /// The alert filter in a `/ws/alerts` query: `severity`, `match`, `rule`, `state`, `silenced=0|1`.
-    static func alertFilter(_ request: Request) throws -> AlertFilter {
-        let query = request.uri.queryParameters
-        let silenced = query.get("silenced").map { !["0", "false", "no"].contains($0) }
-        do {
-            return try AlertFilter(
-                state: query.get("state"), severity: query.get("severity"), match: query.get("match"),
-                rule: query.get("rule"), silenced: silenced)
-        } catch {
-            throw HubHTTPError(error)
-        }
-    }
-
     func run(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
         context: WebSocketRouterContext<HubRequestContext>
@@ -59,7 +46,7 @@ struct DashboardEndpoint: Sendable {
             hub.rememberForResume(connection.remembered(now: hub.now), owner: connection.owner)
             hub.metrics.dashboards.record(hub.fanout.detach(connection, series: connection.routedSeries))
         }
-        if alerts { hub.subscribeAlerts(connection, filter: try Self.alertFilter(context.request), reply: nil) }
+        if alerts { hub.subscribeAlerts(connection, filter: try AlertRoutes.filter(context.request), reply: nil) }
         let reader = DashboardReader(hub: hub, connection: connection, principal: principal, logger: logger)
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {

@@ -214,16 +214,22 @@ struct AlertRoutes: Sendable {
 
     // MARK: Alerts
 
-    private func alerts(_ request: Request) async throws -> Response {
+    /// The alert filter in a query (`GET /api/alerts`, `/ws/alerts`): `state`, `severity`, `match`, `rule`,
+    /// `silenced=0|1`; a bad one is a 400 naming it.
+    static func filter(_ request: Request) throws -> AlertFilter {
         let query = request.uri.queryParameters
-        let filter: AlertFilter
+        let silenced = query.get("silenced").map { !["0", "false", "no"].contains($0) }
         do {
-            filter = try AlertFilter(
+            return try AlertFilter(
                 state: query.get("state"), severity: query.get("severity"), match: query.get("match"),
-                rule: query.get("rule"), silenced: query.get("silenced").map { !["0", "false", "no"].contains($0) })
+                rule: query.get("rule"), silenced: silenced)
         } catch {
             throw HubHTTPError(error)
         }
+    }
+
+    private func alerts(_ request: Request) async throws -> Response {
+        let filter = try Self.filter(request)
         let since = try APIRoutes.integer(request, "since")
         let until = try APIRoutes.integer(request, "until")
         let limit = try APIRoutes.integer(request, "limit") ?? 1_000

@@ -1,11 +1,12 @@
 // TelemetryHub dashboard: loads a layout (default.json or ?layout=NAME), opens one WebSocket to /ws/dashboard,
 // subscribes one panel per layout entry (sub "p0", "p1", …) plus an optional custom panel, and keeps the device
-// list, the charts, the latest-value table and the alert panel live. Protocol: `/ws/dashboard` in docs/protocol.md.
+// list, the charts, the latest-value table, the alert panel and the command panel live. Protocol: `/ws/dashboard` in docs/protocol.md.
 
 import { HubConnection, dashboardSocketURL } from "./connection.js";
 import { ChartPanel, dygraphsAvailable } from "./charts.js";
 import { DeviceTable, LatestTable } from "./tables.js";
 import { AlertPanel } from "./alerts.js";
+import { CommandPanel } from "./commands.js";
 
 const TOKEN_KEY = "telemetryhub.token";
 const CUSTOM_SUB = "custom";
@@ -49,6 +50,35 @@ const alerts = new AlertPanel({
   recentSummary: $("alerts-recent-summary"),
   badge: $("alert-count"),
   request: (message) => connection.request(message),
+});
+const commands = new CommandPanel({
+  section: $("commands"),
+  summary: $("commands-summary"),
+  unavailable: $("commands-unavailable"),
+  form: $("command-form"),
+  room: $("command-room"),
+  allRooms: $("command-all-rooms"),
+  name: $("command-name"),
+  custom: $("command-custom"),
+  customLabel: $("command-custom-label"),
+  hint: $("command-hint"),
+  args: $("command-args"),
+  argsError: $("command-args-error"),
+  timeout: $("command-timeout"),
+  ttl: $("command-ttl"),
+  send: $("command-send"),
+  formError: $("command-form-error"),
+  readonly: $("commands-readonly"),
+  error: $("commands-error"),
+  status: $("commands-status"),
+  results: $("commands-results"),
+  recentBox: $("commands-recent-box"),
+  recentSummary: $("commands-recent-summary"),
+  recentRefresh: $("commands-recent-refresh"),
+  recent: $("commands-recent"),
+  recentError: $("commands-recent-error"),
+  request: (message) => connection.request(message),
+  token: () => state.token,
 });
 const connection = new HubConnection({
   url: () => dashboardSocketURL(location.href, state.token),
@@ -144,6 +174,7 @@ function showConnectionState(kind, detail) {
   element.dataset.state = kind;
   element.title = detail.reason || "";
   alerts.setConnected(kind === "live");
+  commands.setConnected(kind === "live");
   if (kind === "connecting") element.textContent = "connecting…";
   else if (kind === "live") {
     element.textContent = "live";
@@ -318,6 +349,7 @@ function subscribeEverything() {
   send({ type: "subscribe_devices" }, null);
   for (const entry of state.subs.values()) resume(entry);
   alerts.subscribe();
+  commands.reconnected();
 }
 
 function changeRate() {
@@ -343,7 +375,9 @@ function handleMessage(message) {
     case "snapshot": return onSnapshot(message);
     case "ack": return onAck(message);
     case "devices": return onDevices(message);
-    case "device": return devices.update(message);
+    case "device":
+      commands.presenceChanged();
+      return devices.update(message);
     case "alert": return alerts.handle(message);
     case "error": return onError(message);
     default: return undefined;
@@ -351,7 +385,7 @@ function handleMessage(message) {
 }
 
 function onAck(message) {
-  if (alerts.reply(message)) return;
+  if (alerts.reply(message) || commands.reply(message)) return;
   state.pending.delete(message.id);
   const entry = state.subs.get(message.sub);
   if (!entry) return;
@@ -370,6 +404,7 @@ function onAck(message) {
 function onDevices(message) {
   state.pending.delete(message.id);
   devices.replaceAll(Array.isArray(message.devices) ? message.devices : []);
+  commands.presenceChanged();
 }
 
 function onSnapshot(message) {
@@ -404,7 +439,7 @@ function onBatch(message) {
 }
 
 function onError(message) {
-  if (alerts.reply(message)) return;
+  if (alerts.reply(message) || commands.reply(message)) return;
   const request = state.pending.get(message.id);
   state.pending.delete(message.id);
   const text = `${message.code}: ${message.message}`;
@@ -438,6 +473,7 @@ async function main() {
   } catch (error) {
     showMessage(`${error.message}. Charts show what you enter in the Series box.`);
   }
+  commands.start();
   connection.start();
 }
 

@@ -10,9 +10,12 @@ Loads the page (with the viewer token if there is one), waits for the live conne
 growing charts; changes the rate, selects a device, then checks the phone width. Then the alert panel: creates the
 rule "browser-test" over the HTTP API (admin token), waits for its firing alerts in the panel, clicks Ack as the
 viewer (expects the `forbidden` error shown) and, with the page reopened with the operator token, acks one alert,
-deletes the rule and waits for its alerts to leave the active list. Saves dashboard.png, dashboard-phone.png and
-dashboard-alerts.png in --artifacts (default .build/artifacts). Prints one PASS/FAIL line per check; exits 1 if any
-failed.
+deletes the rule and waits for its alerts to leave the active list. Then the command panel: as the viewer, sends
+`identify` to the room kind:thermostat (expects the `forbidden` message and Send disabled); with the operator token
+(or no token on a hub without auth), sends it again and expects a results table with one `ok` row per member of
+the room, the command in GET /api/commands/{id} and in the panel's recent commands. Saves dashboard.png,
+dashboard-phone.png, dashboard-alerts.png and dashboard-commands.png in --artifacts (default .build/artifacts).
+Prints one PASS/FAIL line per check; exits 1 if any failed.
 """
 import argparse
 import base64
@@ -39,6 +42,9 @@ ALERT_RULE_BODY = {
     "severity": "critical", "description": "{{series}} is {{value}} (browser test rule)",
 }
 ACK_COMMENT = "browser test ack"
+# Every thermostat is in kind:thermostat and answers `identify` with ok after 50 ms (Devices/thermostat.json).
+COMMAND_ROOM = "kind:thermostat"
+COMMAND_NAME = "identify"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -65,6 +71,23 @@ return [...document.querySelectorAll('#alerts-list li.alert')].map((item) => ({
   ackedText: (item.querySelector('.alert-acked') || {}).textContent || '',
   text: item.textContent,
 }));
+"""
+# The newest entry of the command panel's results list.
+COMMAND_ENTRY_JS = """
+const item = document.querySelector('#commands-results li.command-entry');
+if (!item) return null;
+return {
+  state: item.dataset.state,
+  command: item.dataset.command || '',
+  room: item.dataset.room,
+  name: item.dataset.name,
+  summary: (item.querySelector('.command-summary') || {}).textContent || '',
+  counts: Object.fromEntries([...item.querySelectorAll('.command-summary [data-status]')]
+    .map((chip) => [chip.dataset.status, Number(chip.dataset.count)])),
+  rows: [...item.querySelectorAll('table.command-table tbody tr[data-device]')]
+    .map((row) => ({device: row.dataset.device, status: row.dataset.status})),
+  text: item.textContent,
+};
 """
 OVERFLOW_JS = """
 const width = document.documentElement.clientWidth;
@@ -411,6 +434,124 @@ def check_alerts(driver, checks, args, tokens, path):
                 print(f"warning: could not delete rule {ALERT_RULE}: HTTP {status}: {short(body)}", flush=True)
 
 
+def describe_commands(driver):
+    """What the command panel shows, for failure messages."""
+    panel = driver.find_elements(By.ID, "commands")
+    if not panel:
+        return "no #commands section"
+    rooms = [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#command-room option")]
+    names = [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#command-name option")]
+    entry = driver.execute_script(COMMAND_ENTRY_JS)
+    return (f"data-available={panel[0].get_attribute('data-available')!r}, rooms {short(rooms, 160)}, "
+            f"commands {short([n for n in names if n != '*'], 120)}, error {text_of(driver, '#commands-error')!r}, "
+            f"newest entry {short(entry['text'], 200) if entry else None!r}")
+
+
+def choose_command(driver, checks, args, who):
+    """Waits until the page is live and the panel lists COMMAND_ROOM with COMMAND_NAME; chooses both."""
+    if not wait_for(lambda: "live" in text_of(driver, "#conn-state"), args.timeout):
+        return checks.record(f"page connects ({who})", False, f"#conn-state says {text_of(driver, '#conn-state')!r}")
+    room = f'#command-room option[value="{COMMAND_ROOM}"]'
+    if not wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, room), args.timeout):
+        return checks.record(f"command panel lists room {COMMAND_ROOM} ({who})", False,
+                             f"not within {args.timeout:.0f} s; {describe_commands(driver)}")
+    Select(driver.find_element(By.ID, "command-room")).select_by_value(COMMAND_ROOM)
+    label = driver.find_element(By.CSS_SELECTOR, room).get_attribute("textContent")
+    option = f'#command-name option[value="{COMMAND_NAME}"]'
+    if wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, option), args.timeout):
+        Select(driver.find_element(By.ID, "command-name")).select_by_value(COMMAND_NAME)
+        return checks.record(f"room {COMMAND_ROOM} offers command {COMMAND_NAME} ({who})", True, label)
+    checks.record(f"room {COMMAND_ROOM} offers command {COMMAND_NAME} ({who})", False,
+                  f"not within {args.timeout:.0f} s (do the devices declare their commands?); {describe_commands(driver)}")
+    # Goes on with the name typed in (the "other…" choice), so the sending checks still run.
+    Select(driver.find_element(By.ID, "command-name")).select_by_value("*")
+    field = driver.find_element(By.ID, "command-custom")
+    field.clear()
+    field.send_keys(COMMAND_NAME)
+    return True
+
+
+def room_members(args, token):
+    """Members of COMMAND_ROOM as GET /api/rooms lists them; None when the hub does not say."""
+    status, body = api(args.url, "GET", "api/rooms", token)
+    rooms = body.get("rooms", []) if status == 200 and isinstance(body, dict) else []
+    for room in rooms:
+        if isinstance(room, dict) and room.get("room") == COMMAND_ROOM:
+            return room.get("members")
+    return None
+
+
+def check_commands(driver, checks, args, tokens, path):
+    """The command panel end to end: forbidden for the viewer; identify to every thermostat for the operator."""
+    driver.set_window_size(1280, 900)
+    if tokens.get("viewer"):
+        driver.get(page_url(args.url, tokens["viewer"]))
+        if choose_command(driver, checks, args, "viewer page"):
+            driver.find_element(By.ID, "command-send").click()
+            shown = wait_for(lambda: driver.find_element(By.ID, "commands-error").is_displayed()
+                             and "forbidden" in text_of(driver, "#commands-error"), args.timeout)
+            checks.record("command as viewer shows the forbidden message", shown,
+                          f"#commands-error {text_of(driver, '#commands-error')!r}")
+            send = driver.find_element(By.ID, "command-send")
+            note = driver.find_element(By.ID, "commands-readonly")
+            checks.record("after forbidden, Send is disabled with a note", not send.is_enabled() and note.is_displayed(),
+                          f"Send {'disabled' if not send.is_enabled() else 'enabled'}, "
+                          f"#commands-readonly {'shown' if note.is_displayed() else 'hidden'}")
+            entry = driver.execute_script(COMMAND_ENTRY_JS)
+            checks.record("a refused command leaves no results entry", entry is None,
+                          f"newest entry {short(entry['text'], 200)!r}" if entry else "none")
+    else:
+        print("note: no viewer token (hub without auth): the command forbidden check is skipped", flush=True)
+
+    if tokens and not tokens.get("operator"):
+        checks.record("command as operator", False, "no operator.token in --token-dir")
+        return
+    token = tokens.get("operator")
+    who = "operator page" if token else "page without token"
+    driver.get(page_url(args.url, token))
+    if not choose_command(driver, checks, args, who):
+        return
+    members = room_members(args, token)
+    if not checks.record(f"GET /api/rooms lists {COMMAND_ROOM} with members", isinstance(members, int) and members > 0,
+                         f"members {members!r}"):
+        return
+    driver.find_element(By.ID, "command-send").click()
+    done = wait_for(lambda: (entry := driver.execute_script(COMMAND_ENTRY_JS)) and entry["state"] == "done"
+                    and entry, args.timeout)
+    if not checks.record(f"{COMMAND_NAME} to {COMMAND_ROOM}: the hub's answer is shown", bool(done),
+                         f"entry for {done['command']}" if done else f"none within {args.timeout:.0f} s; "
+                         f"{describe_commands(driver)}"):
+        return
+    rows = done["rows"]
+    statuses = sorted({row["status"] for row in rows})
+    checks.record("results table has one row per member, each ok",
+                  len(rows) == members and statuses == ["ok"]
+                  and len({row["device"] for row in rows}) == members,
+                  f"{len(rows)} rows for {members} members; statuses {statuses}; "
+                  f"devices {short([row['device'] for row in rows], 160)}")
+    checks.record("summary line counts them ok", done["counts"] == {"ok": members},
+                  f"summary {done['summary']!r}")
+    error = text_of(driver, "#commands-error")
+    checks.record("no error shown after the command", not error, f"#commands-error {error!r}")
+    command = done["command"]
+    if not checks.record("the entry names the hub's command id", bool(re.fullmatch(r"cmd-\d+", command)),
+                         f"data-command {command!r}"):
+        return
+    status, body = api(args.url, "GET", f"api/commands/{urllib.parse.quote(command)}", token)
+    results = body.get("results", []) if status == 200 and isinstance(body, dict) else []
+    checks.record("the hub records it (GET /api/commands/{id})",
+                  status == 200 and body.get("name") == COMMAND_NAME and body.get("room") == COMMAND_ROOM
+                  and len(results) == members and all(r.get("status") == "ok" for r in results),
+                  f"HTTP {status}: {short(body)}")
+    driver.find_element(By.CSS_SELECTOR, "#commands-recent-box > summary").click()
+    listed = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f'#commands-recent li[data-command="{command}"]'),
+                      args.timeout)
+    checks.record("recent commands list it", bool(listed),
+                  f"{len(driver.find_elements(By.CSS_SELECTOR, '#commands-recent li'))} lines; "
+                  f"error {text_of(driver, '#commands-recent-error')!r}")
+    save_screenshot(driver, path)
+
+
 def check_console(driver, checks):
     try:
         entries = driver.get_log("browser")
@@ -442,6 +583,7 @@ def main():
     desktop = os.path.join(args.artifacts, "dashboard.png")
     phone = os.path.join(args.artifacts, "dashboard-phone.png")
     alerts = os.path.join(args.artifacts, "dashboard-alerts.png")
+    commands = os.path.join(args.artifacts, "dashboard-commands.png")
 
     checks = Checks()
     driver = start_browser(1280, 900)
@@ -454,6 +596,7 @@ def main():
             check_device_select(driver, checks, args)
             check_phone(driver, checks, phone)
             check_alerts(driver, checks, args, tokens, alerts)
+            check_commands(driver, checks, args, tokens, commands)
         else:
             print("the page never connected: the other checks are skipped", flush=True)
             save_screenshot(driver, desktop)

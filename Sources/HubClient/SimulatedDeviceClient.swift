@@ -53,7 +53,9 @@ struct SimulatedDeviceClient: Sendable {
         let ending = Mutex<SessionEnd>(.lost)
         let wasRegistered = Atomic<Bool>(false)
         let seed = random.next()
-        let (deviceID, rooms, kind, meta) = model.withLock { ($0.id, $0.rooms, $0.profile.kind, $0.profile.meta) }
+        let (deviceID, rooms, kind, meta, commands) = model.withLock {
+            ($0.id, $0.rooms, $0.profile.kind, $0.profile.meta, $0.profile.commandSpecs)
+        }
         do {
             try await WebSocketClient.connect(
                 url: options.url + "/ws/device",
@@ -72,6 +74,10 @@ struct SimulatedDeviceClient: Sendable {
                 metaObject["simulated"] = .bool(true)
                 register.raw(",\"meta\":")
                 register.value(.object(metaObject))
+                if !commands.isEmpty {
+                    register.raw(",\"commands\":")
+                    register.value(.array(commands.map(\.json)))
+                }
                 register.raw("}")
                 try await outbound.write(.text(register.string))
                 try await withThrowingTaskGroup(of: Void.self) { group in

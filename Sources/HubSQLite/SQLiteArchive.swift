@@ -380,7 +380,7 @@ public final class SQLiteArchive: SampleArchive {
     private static func devices(_ db: SQLiteConnection) throws -> [DeviceRecord] {
         let rows = try db.cached(
             """
-            SELECT device, kind, rooms, meta, state, since, reason, transport, first_seen, last_seen
+            SELECT device, kind, rooms, meta, state, since, reason, transport, first_seen, last_seen, commands
             FROM devices ORDER BY device
             """)
         var result: [DeviceRecord] = []
@@ -397,12 +397,16 @@ public final class SQLiteArchive: SampleArchive {
             } else {
                 meta = JSONObject()
             }
+            var commands: [CommandSpec] = []
+            if case .array(let items)? = try? JSONParser.parse(rows.text(10)) {
+                commands = items.compactMap { try? CommandSpec(json: $0) }
+            }
             result.append(
                 DeviceRecord(
                     device: rows.text(0), kind: rows.text(1), rooms: rooms, meta: meta,
                     state: PresenceState(rawValue: rows.text(4)) ?? .offline, since: rows.int64(5),
                     reason: PresenceReason(rawValue: rows.text(6)) ?? .closed, session: nil, transport: rows.text(7),
-                    firstSeen: rows.int64(8), lastSeen: rows.int64(9)))
+                    firstSeen: rows.int64(8), lastSeen: rows.int64(9), commands: commands))
         }
         rows.reset()
         return result
@@ -412,7 +416,7 @@ public final class SQLiteArchive: SampleArchive {
         let upsert = try db.cached(
             """
             INSERT OR REPLACE INTO devices(device, kind, rooms, meta, state, since, reason, transport, first_seen,
-            last_seen) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            last_seen, commands) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for record in records {
             var rooms = JSONWriter()
@@ -429,6 +433,9 @@ public final class SQLiteArchive: SampleArchive {
             upsert.bind(record.transport, at: 8)
             upsert.bind(record.firstSeen, at: 9)
             upsert.bind(record.lastSeen, at: 10)
+            var commands = JSONWriter()
+            commands.value(.array(record.commands.map(\.json)))
+            upsert.bind(commands.string, at: 11)
             try upsert.run()
         }
     }

@@ -4,7 +4,7 @@
 /// - `staging`: accepted, unsealed samples, one ``ChunkCodec`` run per series per flush, in `seq` order; sealing
 ///   deletes a prefix.
 /// - `chunks`: ``ChunkCodec`` runs of one series; `rollup_1m`, `rollup_1h`: ``RollupCodec`` blocks.
-/// - `devices`: the device registry.
+/// - `devices`: the device registry (`commands` added by migration 2).
 enum SQLiteSchema {
     static let migrations: [String] = [
         """
@@ -55,7 +55,11 @@ enum SQLiteSchema {
             transport TEXT NOT NULL,
             first_seen INTEGER NOT NULL,
             last_seen INTEGER NOT NULL) WITHOUT ROWID;
+        """,
+        // 2: the commands a device says it accepts (`register`'s `commands`), as a JSON array.
         """
+        ALTER TABLE devices ADD COLUMN commands TEXT NOT NULL DEFAULT '[]';
+        """,
     ]
 
 }

@@ -38,12 +38,22 @@ public final class Hub: Sendable {
     let alertWriter = Mutex(())
     /// Serialises rule-set changes (the API and the rule-file reload), so each is checked against the set in force.
     let ruleChanges = Mutex(())
+    /// Where commands (the audit and queued deliveries) and room membership decisions are kept.
+    public let commandArchive: any CommandArchive
+    /// The command tracker, the per-user rate limits and the senders waiting for answers.
+    let commands: Mutex<CommandDesk>
+    /// How each connected device is reached.
+    let links = DeviceLinks()
+    /// Serialises writes to the command archive, so they land in order; holds what a failed write left.
+    let commandWriter = Mutex<[String: CommandRecord]>([:])
 
     struct State: Sendable {
         var store: SeriesStore
         var registry = DeviceRegistry()
         var writeBehind: WriteBehindBuffer
         var alerts: AlertEngine
+        /// Rooms: operators' membership decisions over the registry's declared rooms.
+        var rooms = RoomDirectory()
         /// Alert events and changes waiting to be written to the alert archive.
         var alertWrites = AlertWrite()
         /// The number of the last alert event recorded: a subscription skips the events its snapshot already
@@ -58,13 +68,16 @@ public final class Hub: Sendable {
         }
     }
 
-    /// Creates a hub over `archive` and `alertArchive`. `authority` is nil when auth is disabled.
+    /// Creates a hub over `archive`, `alertArchive` and `commandArchive`. `authority` is nil when auth is disabled.
     public init(
         configuration: HubConfiguration, authority: TokenAuthority?, archive: any SampleArchive,
-        alertArchive: any AlertArchive = MemoryAlertArchive(), logger: Logger,
+        alertArchive: any AlertArchive = MemoryAlertArchive(),
+        commandArchive: any CommandArchive = MemoryCommandArchive(), logger: Logger,
         clock: @escaping @Sendable () -> Int64 = Hub.systemMilliseconds
     ) {
         self.configuration = configuration
+        self.commandArchive = commandArchive
+        self.commands = Mutex(CommandDesk(configuration: configuration.commands))
         self.authority = authority
         self.archive = archive
         self.alertArchive = alertArchive

@@ -14,22 +14,25 @@ import ServiceLifecycle
 /// try await app.runService()
 /// ```
 public enum HubApplication {
-    /// Creates the hub state over `archive` and `alertArchive` (and the token authority unless auth is off),
-    /// loading the device registry and the newest samples of every series from the archive, then the alert rules,
-    /// state and silences, and the rule file. Nothing more is read before listening.
+    /// Creates the hub state over `archive`, `alertArchive` and `commandArchive` (and the token authority unless
+    /// auth is off), loading the device registry and the newest samples of every series from the archive, the alert
+    /// rules, state and silences, the rule file, open commands and room memberships. Nothing more is read before
+    /// listening.
     public static func makeHub(
         configuration: HubConfiguration, archive: any SampleArchive,
-        alertArchive: any AlertArchive = MemoryAlertArchive(), logger: Logger
+        alertArchive: any AlertArchive = MemoryAlertArchive(),
+        commandArchive: any CommandArchive = MemoryCommandArchive(), logger: Logger
     ) async throws -> Hub {
         let authority = configuration.auth.enabled ? try await TokenAuthority(configuration: configuration) : nil
         let hub = Hub(
             configuration: configuration, authority: authority, archive: archive, alertArchive: alertArchive,
-            logger: logger)
+            commandArchive: commandArchive, logger: logger)
         let started = ContinuousClock.now
         let startup = try archive.startup(ringCapacity: configuration.store.ringCapacity)
         let read = started.duration(to: .now)
         hub.restore(startup)
         try hub.restoreAlerts()
+        try hub.restoreCommands()
         logger.info(
             "restored from the store",
             metadata: [
@@ -41,13 +44,17 @@ public enum HubApplication {
         return hub
     }
 
-    /// The hub's long-running services in start order: storage, alerts, `app`, the session drain, and `extra`
-    /// (e.g. simulators). They stop in reverse order: `extra` first, then sessions close, then the server, then
-    /// the alert writer, and storage flushes last.
+    /// The hub's long-running services in start order: storage, alerts, `app`, commands, the session drain, and
+    /// `extra` (e.g. simulators). They stop in reverse order: `extra` first, then sessions close (results that
+    /// come meanwhile are still recorded), then waiting command senders are answered and every command written,
+    /// then the server, then the alert writer, and storage flushes last.
     public static func services(
         hub: Hub, app: some ApplicationProtocol & Service, extra: [any Service] = []
     ) throws -> [any Service] {
-        [try StorageService(hub: hub), AlertService(hub: hub), app, SessionDrainService(hub: hub)] + extra
+        [
+            try StorageService(hub: hub), AlertService(hub: hub), app, CommandService(hub: hub),
+            SessionDrainService(hub: hub),
+        ] + extra
     }
 
     /// The application serving `hub`; `onListening` gets the bound port once the server listens.
@@ -66,6 +73,7 @@ public enum HubApplication {
             middleware: FileMiddleware(configuration.dashboardsDir, searchForIndexHtml: true, logger: hub.logger))
         APIRoutes(hub: hub, authenticator: authenticator).register(on: router)
         AlertRoutes(hub: hub, authenticator: authenticator).register(on: router)
+        CommandRoutes(hub: hub, authenticator: authenticator).register(on: router)
         let rejections = UpgradeRejections()
         let wsRouter = Router(context: HubRequestContext.self)
         wsRouter.add(middleware: UpgradeRejectionMiddleware(rejections: rejections))

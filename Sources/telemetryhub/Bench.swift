@@ -12,6 +12,7 @@ struct Bench: AsyncParsableCommand {
             "Measure the hub: ingest rate, dashboard fan-out, memory per connection, start-up time, the durable store.",
         subcommands: [
             Ingest.self, Connections.self, Startup.self, Store.self, Fanout.self, Alerts.self, AlertLatency.self,
+            Commands.self,
         ])
 
     /// Options naming the hub to measure.

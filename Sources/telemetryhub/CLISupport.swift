@@ -104,12 +104,22 @@ func openAlertArchive(_ configuration: HubConfiguration) throws -> any AlertArch
     }
 }
 
+/// Opens the command store the configuration names (`<data-dir>/commands.db`, or memory with `--storage memory`).
+func openCommandArchive(_ configuration: HubConfiguration) throws -> any CommandArchive {
+    do {
+        return try HubCommandStorage.open(engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
+    } catch {
+        throw CLIError(message: "cannot open the command store in \(configuration.dataDir): \(error)")
+    }
+}
+
 /// Creates the hub, turning a rule file's problems into a CLI error that names each bad field.
 func makeHub(_ configuration: HubConfiguration, logger: Logger) async throws -> Hub {
     do {
         return try await HubApplication.makeHub(
             configuration: configuration, archive: try openArchive(configuration),
-            alertArchive: try openAlertArchive(configuration), logger: logger)
+            alertArchive: try openAlertArchive(configuration), commandArchive: try openCommandArchive(configuration),
+            logger: logger)
     } catch let problems as RuleProblems {
         throw CLIError(
             message: "the rule file cannot be used:\n" + problems.problems.map { "  \($0)" }.joined(separator: "\n"))

@@ -86,7 +86,11 @@ struct Demo: AsyncParsableCommand {
                     "  tail alerts: \(token).build/debug/telemetryhub alerts tail --url \(base)",
                 ]
             }
-            lines += ["  simulating \(deviceCount) devices (\(kinds)); Ctrl-C stops everything", ""]
+            let operatorToken = issued == nil ? "" : "TELEMETRYHUB_TOKEN=$(cat \(dataDir)/operator.token) "
+            lines += [
+                "  send a command: \(operatorToken).build/debug/telemetryhub send --room kind:thermostat setpoint value=21 --url \(base)",
+                "  simulating \(deviceCount) devices (\(kinds)); Ctrl-C stops everything", "",
+            ]
             say(lines.joined(separator: "\n"))
             portContinuation.yield(port)
             portContinuation.finish()

@@ -9,7 +9,7 @@ struct TelemetryHubCommand: AsyncParsableCommand {
         version: TelemetryHubVersion.current,
         subcommands: [
             Serve.self, Simulate.self, Watch.self, TokenCommand.self, Demo.self, DatabaseCommand.self, Bench.self,
-            AlertsCommand.self, RulesCommand.self,
+            AlertsCommand.self, RulesCommand.self, SendCommand.self, RoomsCommand.self, CommandsCommand.self,
         ]
     )
 

@@ -38,8 +38,11 @@ struct LiveHub: Sendable {
         let archive = try HubStorage.open(engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
         let alertArchive = try HubAlertStorage.open(
             engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
+        let commandArchive = try HubCommandStorage.open(
+            engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
         let hub = try await HubApplication.makeHub(
-            configuration: configuration, archive: archive, alertArchive: alertArchive, logger: logger)
+            configuration: configuration, archive: archive, alertArchive: alertArchive,
+            commandArchive: commandArchive, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = HubApplication.makeApplication(hub: hub) { port in continuation.yield(port) }
         let group = ServiceGroup(services: try HubApplication.services(hub: hub, app: app), logger: logger)

@@ -20,6 +20,8 @@ public enum DashboardMessage: Equatable, Sendable {
     case unsubscribeAlerts(id: MessageID?)
     /// `ack_alert` (operator): acknowledge an active alert.
     case ackAlert(id: MessageID?, alert: String, comment: String)
+    /// `command` (operator): send a command to a room and answer with every device's result.
+    case command(id: MessageID?, CommandRequest)
 
     /// `subscribe`: which series, how often, and how much history first.
     public struct Subscribe: Equatable, Sendable {
@@ -72,6 +74,7 @@ public enum DashboardMessage: Equatable, Sendable {
         case .setRate(let id, _, _), .unsubscribe(let id, _): id
         case .subscribeDevices(let id), .unsubscribeDevices(let id), .ping(let id): id
         case .subscribeAlerts(let id, _), .unsubscribeAlerts(let id), .ackAlert(let id, _, _): id
+        case .command(let id, _): id
         }
     }
 }

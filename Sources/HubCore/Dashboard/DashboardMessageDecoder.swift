@@ -33,9 +33,15 @@ public struct DashboardMessageDecoder: Sendable {
     let maxSelectors: Int
     let maxHistoryMs: Int64
     let maxBatchMessages: Int
+    let commands: CommandConfiguration
 
-    /// Creates a decoder enforcing `configuration`'s selector and history limits.
-    public init(configuration: DashboardConfiguration, maxBatchMessages: Int = 1_000) {
+    /// Creates a decoder enforcing `configuration`'s selector and history limits and `commands`' timeout and TTL
+    /// bounds.
+    public init(
+        configuration: DashboardConfiguration, maxBatchMessages: Int = 1_000,
+        commands: CommandConfiguration = CommandConfiguration()
+    ) {
+        self.commands = commands
         self.maxSelectors = configuration.maxSelectors
         self.maxHistoryMs = configuration.maxHistoryMs
         self.maxBatchMessages = maxBatchMessages
@@ -98,6 +104,8 @@ public struct DashboardMessageDecoder: Sendable {
             let comment = try optionalString(object, "comment") ?? ""
             guard comment.utf8.count <= 4_096 else { throw .invalidMessage("'comment' is over 4096 bytes") }
             return .ackAlert(id: id, alert: alert, comment: comment)
+        case "command":
+            return .command(id: id, try CommandRequest(json: object, room: nil, configuration: commands))
         default:
             throw .unknownType(type)
         }

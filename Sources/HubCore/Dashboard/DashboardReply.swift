@@ -23,6 +23,8 @@ public enum DashboardReply: Equatable, Sendable {
     case alertsSubscribed(id: MessageID?, alerts: Int)
     /// The answer to `ack_alert`.
     case alertAcked(id: MessageID?, alert: String)
+    /// The answer to `command`: the command and every device's result.
+    case commandAnswered(id: MessageID?, CommandRecord)
 
     public static func == (lhs: DashboardReply, rhs: DashboardReply) -> Bool {
         lhs.encoded == rhs.encoded
@@ -130,6 +132,12 @@ public enum DashboardReply: Equatable, Sendable {
             Self.writeID(id, to: &writer)
             writer.raw(",\"alert\":")
             writer.string(alert)
+            writer.raw("}")
+        case .commandAnswered(let id, let record):
+            writer.raw("{\"type\":\"ack\"")
+            Self.writeID(id, to: &writer)
+            writer.raw(",")
+            record.writeFields(to: &writer)
             writer.raw("}")
         }
     }

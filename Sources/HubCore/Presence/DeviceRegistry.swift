@@ -47,12 +47,16 @@ public struct DeviceRecord: Equatable, Sendable {
     public var firstSeen: Int64
     /// Last message from the device (Unix ms).
     public var lastSeen: Int64
+    /// The commands the device says it accepts (`register`'s optional `commands`).
+    public var commands: [CommandSpec]
 
     /// Creates a record.
     public init(
         device: String, kind: String, rooms: [String], meta: JSONObject, state: PresenceState, since: Int64,
-        reason: PresenceReason, session: SessionID?, transport: String, firstSeen: Int64, lastSeen: Int64
+        reason: PresenceReason, session: SessionID?, transport: String, firstSeen: Int64, lastSeen: Int64,
+        commands: [CommandSpec] = []
     ) {
+        self.commands = commands
         self.device = device
         self.kind = kind
         self.rooms = rooms
@@ -91,6 +95,10 @@ extension DeviceRecord {
         json.int(firstSeen)
         json.raw(",\"last_seen\":")
         json.int(lastSeen)
+        if !commands.isEmpty {
+            json.raw(",\"commands\":")
+            json.value(.array(commands.map(\.json)))
+        }
     }
 }
 
@@ -151,7 +159,8 @@ public struct DeviceRegistry: Sendable {
             session: session,
             transport: transport,
             firstSeen: previous?.firstSeen ?? now,
-            lastSeen: now
+            lastSeen: now,
+            commands: message.commands
         )
         return RegistrationOutcome(
             replacedSession: replaced,

@@ -332,6 +332,11 @@ public struct DeviceProfile: Sendable, Codable, Equatable {
         return problems
     }
 
+    /// The commands as a device of this profile declares them at registration (`set_target` takes its `arg`).
+    public var commandSpecs: [CommandSpec] {
+        commands.map { CommandSpec(name: $0.name, args: $0.action == .setTarget ? [$0.arg] : []) }
+    }
+
     /// The id of the simulated device number `index` (0-based).
     public func deviceID(index: Int) -> String { "\(idPrefix)-\(index + 1)" }
 

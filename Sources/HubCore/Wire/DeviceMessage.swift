@@ -12,9 +12,15 @@ public enum DeviceMessage: Equatable, Sendable {
         public var kind: String
         public var rooms: [String]
         public var meta: JSONObject
+        /// The commands the device accepts (optional; dashboards offer them).
+        public var commands: [CommandSpec]
 
-        public init(id: MessageID?, device: String, kind: String, rooms: [String], meta: JSONObject) {
+        public init(
+            id: MessageID?, device: String, kind: String, rooms: [String], meta: JSONObject,
+            commands: [CommandSpec] = []
+        ) {
             self.id = id
+            self.commands = commands
             self.device = device
             self.kind = kind
             self.rooms = rooms

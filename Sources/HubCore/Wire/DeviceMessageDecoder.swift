@@ -98,7 +98,17 @@ public struct DeviceMessageDecoder: Sendable {
             }
             meta = members
         }
-        return .init(id: id, device: device, kind: kind, rooms: rooms, meta: meta)
+        var commands: [CommandSpec] = []
+        if let value = object["commands"] {
+            guard case .array(let elements) = value, elements.count <= 256 else {
+                throw .invalidMessage("'commands' must be an array of at most 256 command names or objects")
+            }
+            for element in elements {
+                let spec = try CommandSpec(json: element)
+                if !commands.contains(where: { $0.name == spec.name }) { commands.append(spec) }
+            }
+        }
+        return .init(id: id, device: device, kind: kind, rooms: rooms, meta: meta, commands: commands)
     }
 
     /// Decodes the body of a `telemetry` message (also used for HTTP and MQTT payloads, where `type` is optional).

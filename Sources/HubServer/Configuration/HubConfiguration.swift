@@ -33,6 +33,8 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
     public var dashboards = DashboardConfiguration()
     /// Alert rules: the rule file, the evaluation tick, limits and history retention.
     public var alerts = AlertConfiguration()
+    /// Commands to rooms: timeouts, TTLs, per-user rate limits, queue and audit limits.
+    public var commands = CommandConfiguration()
     /// Serve the `/ws/echo` route used by the WebSocket conformance suite (default off).
     public var conformanceEcho = false
 
@@ -132,6 +134,7 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         }
         problems += dashboards.problems()
         problems += alerts.problems()
+        problems += commands.problems()
         return problems
     }
 

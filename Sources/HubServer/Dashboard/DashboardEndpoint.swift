@@ -74,7 +74,8 @@ struct DashboardReader: Sendable {
     func run(inbound: WebSocketInboundStream) async {
         let configuration = hub.configuration
         let decoder = DashboardMessageDecoder(
-            configuration: configuration.dashboards, maxBatchMessages: configuration.limits.maxBatchMessages)
+            configuration: configuration.dashboards, maxBatchMessages: configuration.limits.maxBatchMessages,
+            commands: configuration.commands)
         var bucket = TokenBucket(
             ratePerSecond: configuration.dashboards.messagesPerSecond, burst: configuration.dashboards.messageBurst)
         var consecutiveErrors = 0
@@ -183,6 +184,24 @@ struct DashboardReader: Sendable {
                     try hub.ackAlert(alert, by: principal.subject, comment: comment)
                 }
                 reply(.alertAcked(id: id, alert: alert))
+            case .command(let id, let request):
+                guard principal.role.satisfies(.operator) else {
+                    throw ProtocolError.forbidden(
+                        "sending commands needs the operator role; this token is \(principal.role.rawValue)")
+                }
+                // Answered when every device has: the reader goes on with the connection's other messages.
+                let hub = self.hub
+                let principal = self.principal
+                let connection = self.connection
+                Task {
+                    do throws(ProtocolError) {
+                        let answer = try await hub.sendCommand(request, by: principal, source: "dashboard")
+                        connection.enqueue(DashboardReply.commandAnswered(id: id, answer).encoded)
+                    } catch {
+                        hub.metrics.error(error.code)
+                        connection.enqueue(DashboardReply.server(.error(id: id, error)).encoded)
+                    }
+                }
             }
             return nil
         } catch let error as ProtocolError {

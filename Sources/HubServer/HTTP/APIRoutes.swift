@@ -63,6 +63,12 @@ struct APIRoutes: Sendable {
                 json.int(Int64(active[state] ?? 0))
             }
             json.raw("}")
+            let (open, queued) = hub.commands.withLock { ($0.tracker.openCount, $0.tracker.queuedCount) }
+            json.raw(",\"commands\":{\"open\":")
+            json.int(Int64(open))
+            json.raw(",\"queued\":")
+            json.int(Int64(queued))
+            json.raw("}")
             json.raw(",\"auth\":")
             json.bool(hub.authority != nil)
             json.raw(",\"storage\":")

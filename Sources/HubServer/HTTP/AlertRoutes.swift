@@ -298,19 +298,7 @@ struct AlertRoutes: Sendable {
     // MARK: Bodies
 
     private func body(_ request: Request, allowEmpty: Bool = false) async throws -> JSONValue {
-        let limit = hub.configuration.limits.maxBodyBytes
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw HubHTTPError(.tooLarge("body over \(limit) bytes"))
-        }
-        if allowEmpty, buffer.readableBytes == 0 { return .object(JSONObject()) }
-        do {
-            return try JSONParser.parse(buffer.readableBytesView)
-        } catch {
-            throw HubHTTPError(error)
-        }
+        try await JSONBody.read(request, limit: hub.configuration.limits.maxBodyBytes, allowEmpty: allowEmpty)
     }
 
     private func optionalString(_ document: JSONValue, _ field: String) throws -> String? {

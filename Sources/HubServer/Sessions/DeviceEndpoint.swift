@@ -39,6 +39,7 @@ struct DeviceEndpoint: Sendable {
         defer {
             hub.metrics.connections.record(hub.sessions.remove(session.id))
             if let device = session.device {
+                hub.deviceUnlinked(device, key: session.id)
                 // On shutdown SessionDrainService has already marked the device offline with `shutdown`.
                 hub.sessionEnded(device: device, session: session.id, reason: .closed)
             }
@@ -103,6 +104,9 @@ struct DeviceEndpoint: Sendable {
             try await send(
                 .registered(id: register.id, device: register.device, heartbeatMs: hub.configuration.heartbeatMs),
                 on: session)
+            // After the ack: commands pending or queued for the device follow it.
+            hub.deviceLinked(
+                register.device, link: WebSocketDeviceLink(session: session, metrics: hub.metrics), key: session.id)
         case .ingest(let device, let telemetry):
             let ingested: Ingested
             do {
@@ -114,10 +118,14 @@ struct DeviceEndpoint: Sendable {
             }
             machine.succeeded()
             if let id = telemetry.id { acknowledgeWhenDurable(id: id, ingested, on: session) }
-        case .commandResult(_, let result):
-            // Commands are routed once rooms and commands exist; until then no command can be pending.
-            let reply = machine.failed(id: result.id, .notFound("no pending command with id '\(result.id)'"))
-            try await perform(reply, machine: &machine, session: session, logger: logger)
+        case .commandResult(let device, let result):
+            do {
+                try hub.commandResult(result, from: device)
+                machine.succeeded()
+            } catch {
+                try await perform(
+                    machine.failed(id: result.id, error), machine: &machine, session: session, logger: logger)
+            }
         }
     }
 

@@ -76,3 +76,24 @@ enum JSONResponse {
             body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
     }
 }
+
+/// Reads JSON request bodies.
+enum JSONBody {
+    /// The body parsed as JSON; an empty body is `{}` when `allowEmpty`.
+    ///
+    /// - Throws: ``HubHTTPError`` `too_large` past `limit` bytes, `invalid_json` when it does not parse.
+    static func read(_ request: Request, limit: Int, allowEmpty: Bool = false) async throws -> JSONValue {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw HubHTTPError(.tooLarge("body over \(limit) bytes"))
+        }
+        if allowEmpty, buffer.readableBytes == 0 { return .object(JSONObject()) }
+        do {
+            return try JSONParser.parse(buffer.readableBytesView)
+        } catch {
+            throw HubHTTPError(error)
+        }
+    }
+}

@@ -42,6 +42,14 @@ public final class HubMetrics: Sendable {
     let alertEventsDropped: Metrics.Counter
     let alertWriteErrors: Metrics.Counter
     private let alertsActiveGauges: [AlertState: Metrics.Gauge]
+    let commands: Metrics.Counter
+    let commandsOpen: Metrics.Gauge
+    let commandsQueued: Metrics.Gauge
+    let commandSends: Metrics.Counter
+    let commandResultsLate: Metrics.Counter
+    let commandResultsDuplicate: Metrics.Counter
+    let commandWriteErrors: Metrics.Counter
+    private let commandOutcomeCounters: [DeliveryStatus: Metrics.Counter]
     private let residentMemory: Metrics.Gauge
     private let cpuSeconds: Metrics.Gauge
     private let openFDs: Metrics.Gauge
@@ -88,6 +96,21 @@ public final class HubMetrics: Sendable {
                 label: "telemetryhub_alerts_active", dimensions: [("state", state.rawValue)], factory: factory)
         }
         alertsActiveGauges = gauges
+        commands = Metrics.Counter(label: "telemetryhub_commands_total", factory: factory)
+        commandsOpen = Metrics.Gauge(label: "telemetryhub_commands_open", factory: factory)
+        commandsQueued = Metrics.Gauge(label: "telemetryhub_command_deliveries_queued", factory: factory)
+        commandSends = Metrics.Counter(label: "telemetryhub_command_sends_total", factory: factory)
+        commandResultsLate = Metrics.Counter(label: "telemetryhub_command_results_late_total", factory: factory)
+        commandResultsDuplicate = Metrics.Counter(
+            label: "telemetryhub_command_results_duplicate_total", factory: factory)
+        commandWriteErrors = Metrics.Counter(label: "telemetryhub_command_write_errors_total", factory: factory)
+        var outcomes: [DeliveryStatus: Metrics.Counter] = [:]
+        for status in DeliveryStatus.allCases where status != .pending {
+            outcomes[status] = Metrics.Counter(
+                label: "telemetryhub_command_answers_total", dimensions: [("status", status.rawValue)],
+                factory: factory)
+        }
+        commandOutcomeCounters = outcomes
         residentMemory = Metrics.Gauge(label: "process_resident_memory_bytes", factory: factory)
         cpuSeconds = Metrics.Gauge(label: "process_cpu_seconds_total", factory: factory)
         openFDs = Metrics.Gauge(label: "process_open_fds", factory: factory)
@@ -95,6 +118,11 @@ public final class HubMetrics: Sendable {
 
     /// The gauge of active alerts in `state` (pending, firing or nodata).
     func alertsActive(_ state: AlertState) -> Metrics.Gauge { alertsActiveGauges[state]! }
+
+    /// Counts the per-device statuses of a command's answer.
+    func commandAnswered(_ record: CommandRecord) {
+        for (status, count) in record.counts { commandOutcomeCounters[status]?.increment(by: Int64(count)) }
+    }
 
     /// Counts an error sent to a client, by code.
     func error(_ code: ErrorCode) {

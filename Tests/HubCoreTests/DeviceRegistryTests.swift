@@ -170,4 +170,26 @@ struct DeviceRegistryTests {
         #expect(PresenceReason.noSession.rawValue == "no_session")
         #expect(PresenceState.online.rawValue == "online")
     }
+
+    @Test func onlineCountFollowsEveryPresenceChange() {
+        var registry = DeviceRegistry()
+        func counted() -> Int { registry.all.filter { $0.state == .online }.count }
+        _ = registry.register(register("d1"), session: 1, transport: "ws", now: 1)
+        _ = registry.register(register("d2"), session: 2, transport: "ws", now: 2)
+        _ = registry.register(register("d1"), session: 3, transport: "ws", now: 3)  // replaces, still one device
+        _ = registry.register(register("d1"), session: 3, transport: "ws", now: 4)  // the same session again
+        registry.touch(device: "d3", transport: "http", now: 5)
+        #expect(registry.onlineCount == 2 && registry.onlineCount == counted())
+        _ = registry.sessionEnded(device: "d1", session: 1, reason: .closed, now: 6)  // an old session: no change
+        #expect(registry.onlineCount == 2)
+        _ = registry.sessionEnded(device: "d1", session: 3, reason: .closed, now: 7)
+        _ = registry.sessionEnded(device: "d1", session: 3, reason: .closed, now: 8)  // already offline
+        #expect(registry.onlineCount == 1 && registry.onlineCount == counted())
+        registry.restore(registry.all, now: 9)
+        #expect(registry.onlineCount == 0 && counted() == 0)
+        _ = registry.register(register("d2"), session: 4, transport: "ws", now: 10)
+        #expect(registry.onlineCount == 1)
+        _ = registry.allOffline(reason: .shutdown, now: 11)
+        #expect(registry.onlineCount == 0 && counted() == 0)
+    }
 }

@@ -129,7 +129,16 @@ public struct CommandRecord: Equatable, Sendable {
     public var expiresAt: Int64 { ttlMs > 0 ? createdAt + ttlMs : createdAt }
 
     /// True while a delivery is pending or queued, or the answer has not gone out.
-    public var isOpen: Bool { answeredAt == nil || deliveries.contains { !$0.status.isFinal } }
+    public var isOpen: Bool { answeredAt == nil || hasDelivery { !$0.isFinal } }
+
+    /// Whether any delivery's status satisfies `predicate`. Reads the statuses in place: asked on every result,
+    /// it must not copy each of thousands of deliveries.
+    public func hasDelivery(_ predicate: (DeliveryStatus) -> Bool) -> Bool {
+        deliveries.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices where predicate(buffer[index].status) { return true }
+            return false
+        }
+    }
 
     /// How many deliveries have each status.
     public var counts: [DeliveryStatus: Int] {

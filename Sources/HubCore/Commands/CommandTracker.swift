@@ -204,7 +204,7 @@ public struct CommandTracker: Sendable {
         byDevice[device]?[id] = nil
         if byDevice[device]?.isEmpty == true { byDevice[device] = nil }
         var answered = false
-        if records[id]!.answeredAt == nil, !records[id]!.deliveries.contains(where: { $0.status == .pending }) {
+        if records[id]!.answeredAt == nil, !records[id]!.hasDelivery({ $0 == .pending }) {
             records[id]!.answeredAt = now
             answered = true
         }
@@ -261,49 +261,55 @@ public struct CommandTracker: Sendable {
     public mutating func tick(now: Int64) -> [CommandRecord] {
         var answers: [CommandRecord] = []
         for id in open {
-            var record = records[id]!
-            var changed = false
-            for index in record.deliveries.indices {
-                var delivery = record.deliveries[index]
-                switch delivery.status {
-                case .pending where (delivery.deadline ?? .max) <= now:
-                    delivery.deadline = nil
-                    if delivery.connected {
-                        delivery.status = .timeout
-                    } else if record.ttlMs > 0, now < record.expiresAt,
-                        queued[delivery.device, default: 0] < configuration.maxQueuedPerDevice
-                    {
-                        delivery.status = .queued
-                        queued[delivery.device, default: 0] += 1
-                    } else {
-                        delivery.status = .offline
-                        delivery.error = "the device went offline before answering"
+            // Found by reading in place; only the deliveries that change are copied (a command to thousands of
+            // devices is looked at on every tick).
+            let (due, ttlMs, expiresAt) = {
+                let record = records[id]!
+                let due = record.deliveries.withUnsafeBufferPointer { buffer in
+                    buffer.indices.filter { index in
+                        switch buffer[index].status {
+                        case .pending: (buffer[index].deadline ?? .max) <= now
+                        case .queued: now >= record.expiresAt
+                        default: false
+                        }
                     }
-                case .queued where now >= record.expiresAt:
+                }
+                return (due, record.ttlMs, record.expiresAt)
+            }()
+            for index in due {
+                var delivery = records[id]!.deliveries[index]
+                delivery.deadline = nil
+                if delivery.status == .queued {
                     delivery.status = .expired
                     delivery.error = "ttl_ms passed before the device came back"
                     queued[delivery.device, default: 1] -= 1
                     if queued[delivery.device] == 0 { queued[delivery.device] = nil }
-                default:
-                    continue
+                } else if delivery.connected {
+                    delivery.status = .timeout
+                } else if ttlMs > 0, now < expiresAt,
+                    queued[delivery.device, default: 0] < configuration.maxQueuedPerDevice
+                {
+                    delivery.status = .queued
+                    queued[delivery.device, default: 0] += 1
+                } else {
+                    delivery.status = .offline
+                    delivery.error = "the device went offline before answering"
                 }
                 if delivery.status.isFinal {
                     byDevice[delivery.device]?[id] = nil
                     if byDevice[delivery.device]?.isEmpty == true { byDevice[delivery.device] = nil }
                 }
-                record.deliveries[index] = delivery
-                changed = true
+                records[id]!.deliveries[index] = delivery
             }
-            if record.answeredAt == nil,
-                now >= record.deadline
-                    || !record.deliveries.contains(where: { $0.status == .pending })
-            {
-                record.answeredAt = now
-                answers.append(record)
-                changed = true
-            }
-            if changed {
-                records[id] = record
+            if !due.isEmpty { dirty.insert(id) }
+            let answerDue = {
+                let record = records[id]!
+                return record.answeredAt == nil
+                    && (now >= record.deadline || !record.hasDelivery({ $0 == .pending }))
+            }()
+            if answerDue {
+                records[id]!.answeredAt = now
+                answers.append(records[id]!)
                 dirty.insert(id)
             }
         }

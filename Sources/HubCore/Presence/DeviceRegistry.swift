@@ -130,8 +130,8 @@ public struct DeviceRegistry: Sendable {
     /// Number of devices known.
     public var count: Int { records.count }
 
-    /// Number of devices online.
-    public var onlineCount: Int { records.values.lazy.filter { $0.state == .online }.count }
+    /// Number of devices online (kept as devices come and go: asked on every presence change).
+    public private(set) var onlineCount = 0
 
     /// One device.
     public subscript(device: String) -> DeviceRecord? { records[device] }
@@ -148,6 +148,7 @@ public struct DeviceRegistry: Sendable {
         let replaced = previous?.state == .online && !sameSession ? previous?.session : nil
         let reason: PresenceReason = sameSession ? previous!.reason : (replaced == nil ? .registered : .replaced)
         let since = previous?.state == .online ? previous!.since : now
+        if previous?.state != .online { onlineCount += 1 }
         records[message.device] = DeviceRecord(
             device: message.device,
             kind: message.kind,
@@ -177,6 +178,7 @@ public struct DeviceRegistry: Sendable {
         record.reason = reason
         record.session = nil
         records[device] = record
+        onlineCount -= 1
         return PresenceEvent(device: device, state: .offline, reason: reason, ts: now)
     }
 
@@ -204,6 +206,7 @@ public struct DeviceRegistry: Sendable {
                 record.since = now
             }
             record.session = nil
+            if records[record.device]?.state == .online { onlineCount -= 1 }
             records[record.device] = record
         }
     }

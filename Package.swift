@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "HubServer", targets: ["HubServer"]),
         .library(name: "HubClient", targets: ["HubClient"]),
         .library(name: "HubSQLite", targets: ["HubSQLite"]),
+        .library(name: "HubMQTT", targets: ["HubMQTT"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -40,6 +41,16 @@ let package = Package(
         .target(
             name: "HubSQLite",
             dependencies: ["HubCore", "CSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .target(
+            name: "HubMQTT",
+            dependencies: ["HubCore", "CMosquitto"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -93,6 +104,11 @@ let package = Package(
         .testTarget(
             name: "HubSQLiteTests",
             dependencies: ["HubCore", "HubSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HubMQTTTests",
+            dependencies: ["HubCore", "HubMQTT"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

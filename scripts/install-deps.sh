@@ -5,8 +5,8 @@
 set -euo pipefail
 
 purpose=${1:-run}
-run_packages=(ca-certificates libsqlite3-dev pkg-config libjs-dygraphs)
-test_packages=("${run_packages[@]}" chromium chromium-driver python3-selenium)
+run_packages=(ca-certificates libsqlite3-dev libmosquitto-dev pkg-config libjs-dygraphs)
+test_packages=("${run_packages[@]}" mosquitto mosquitto-clients chromium chromium-driver python3-selenium)
 
 case "$purpose" in
 run) wanted=("${run_packages[@]}") ;;

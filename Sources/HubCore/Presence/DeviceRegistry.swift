@@ -24,6 +24,12 @@ public enum PresenceReason: String, Sendable, Codable {
     case hubRestarted = "hub_restarted"
     /// Offline: the device sent data without a session (e.g. `POST /api/telemetry`) and never registered.
     case noSession = "no_session"
+    /// Offline: the broker published the device's last will (MQTT; its connection was lost).
+    case lastWill = "last_will"
+    /// Online or offline: the device said so on its MQTT status topic.
+    case status
+    /// Offline: an MQTT device sent nothing for longer than the data-inactivity timeout.
+    case inactive
 }
 
 /// A session of a device, numbered by the hub.

@@ -35,22 +35,12 @@ public struct AlertService: Service {
     }
 
     private func ticks() async {
-        let tick = Duration.milliseconds(hub.configuration.alerts.tickMs)
-        var nextPrune = hub.now + 60_000
-        var next = ContinuousClock.now + tick
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            // On a fixed beat: the work of one tick does not push the next back, and a late wake-up does not
-            // bunch ticks up.
-            try? await Task.sleep(until: next, clock: .continuous)
-            next += tick
-            if next < .now { next = .now + tick }
-            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+        let hub = self.hub
+        await FixedBeat.run(every: .milliseconds(hub.configuration.alerts.tickMs), now: { hub.now }) {
             hub.alertTick()
             await write()
-            if hub.now >= nextPrune {
-                nextPrune = hub.now + 3_600_000
-                await prune()
-            }
+        } hourly: {
+            await prune()
         }
     }
 

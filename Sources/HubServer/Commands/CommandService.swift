@@ -20,20 +20,12 @@ public struct CommandService: Service {
     }
 
     public func run() async throws {
-        let tick = Duration.milliseconds(hub.configuration.commands.tickMs)
-        var nextPrune = hub.now + 60_000
-        var next = ContinuousClock.now + tick
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(until: next, clock: .continuous)
-            next += tick
-            if next < .now { next = .now + tick }
-            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+        let hub = self.hub
+        await FixedBeat.run(every: .milliseconds(hub.configuration.commands.tickMs), now: { hub.now }) {
             hub.commandTick()
             try? await hub.writeCommands()
-            if hub.now >= nextPrune {
-                nextPrune = hub.now + 3_600_000
-                await prune()
-            }
+        } hourly: {
+            await prune()
         }
         hub.shutdownCommands()
         try? await hub.writeCommands()

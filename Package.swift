@@ -50,7 +50,11 @@ let package = Package(
         ),
         .target(
             name: "HubMQTT",
-            dependencies: ["HubCore", "CMosquitto"],
+            dependencies: [
+                "HubCore", "CMosquitto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -75,6 +79,7 @@ let package = Package(
             name: "HubClient",
             dependencies: [
                 "HubCore",
+                "HubMQTT",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -89,6 +94,7 @@ let package = Package(
                 "HubServer",
                 "HubClient",
                 "HubSQLite",
+                "HubMQTT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,9 +112,14 @@ let package = Package(
             dependencies: ["HubCore", "HubSQLite"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "MosquittoHarness",
+            path: "Tests/MosquittoHarness",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "HubMQTTTests",
-            dependencies: ["HubCore", "HubMQTT"],
+            dependencies: ["HubCore", "HubMQTT", "MosquittoHarness"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -118,6 +129,8 @@ let package = Package(
                 "HubServer",
                 "HubSQLite",
                 "HubClient",
+                "HubMQTT",
+                "MosquittoHarness",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -53,9 +53,7 @@ struct SimulatedDeviceClient: Sendable {
         let ending = Mutex<SessionEnd>(.lost)
         let wasRegistered = Atomic<Bool>(false)
         let seed = random.next()
-        let (deviceID, rooms, kind, meta, commands) = model.withLock {
-            ($0.id, $0.rooms, $0.profile.kind, $0.profile.meta, $0.profile.commandSpecs)
-        }
+        let deviceID = model.withLock { $0.id }
         do {
             try await WebSocketClient.connect(
                 url: options.url + "/ws/device",
@@ -65,19 +63,8 @@ struct SimulatedDeviceClient: Sendable {
                 var register = JSONWriter()
                 register.raw("{\"type\":\"register\",\"id\":\"reg\",\"device\":")
                 register.string(deviceID)
-                register.raw(",\"kind\":")
-                register.string(kind)
-                register.raw(",\"rooms\":")
-                register.value(.array(rooms.map(JSONValue.string)))
-                var metaObject = JSONObject(
-                    meta.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })
-                metaObject["simulated"] = .bool(true)
-                register.raw(",\"meta\":")
-                register.value(.object(metaObject))
-                if !commands.isEmpty {
-                    register.raw(",\"commands\":")
-                    register.value(.array(commands.map(\.json)))
-                }
+                register.raw(",")
+                SimulatedMessages.writeDescription(of: model, to: &register)
                 register.raw("}")
                 try await outbound.write(.text(register.string))
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -129,32 +116,9 @@ struct SimulatedDeviceClient: Sendable {
         _ command: JSONValue, model: DeviceModel, outbound: WebSocketOutboundWriter,
         group: inout ThrowingTaskGroup<Void, any Error>
     ) async throws -> Int? {
-        guard let id = command["id"], let name = command["name"]?.stringValue else { return nil }
-        let args = command["args"] ?? .object(JSONObject())
-        let (reaction, delay) = model.withLock {
-            ($0.handle(command: name, args: args), $0.answerDelayMs(command: name))
-        }
-        var reply = JSONWriter()
-        reply.raw("{\"type\":\"command_result\",\"id\":")
-        reply.value(id)
-        var rebootMs: Int?
-        switch reaction {
-        case .ok(let result):
-            reply.raw(",\"ok\":true,\"result\":")
-            reply.value(result)
-        case .failed(let message):
-            reply.raw(",\"ok\":false,\"error\":")
-            reply.string(message)
-        case .reboot(let offlineMs):
-            reply.raw(",\"ok\":true,\"result\":{\"rebooting_ms\":")
-            reply.int(Int64(offlineMs))
-            reply.raw("}")
-            rebootMs = offlineMs
-        }
-        reply.raw("}")
-        let text = reply.string
+        guard let (text, delay, rebootMs) = SimulatedMessages.answer(command, model: model) else { return nil }
         stats.commandsAnswered.add(1, ordering: .relaxed)
-        if delay > 0 && rebootMs == nil {
+        if delay > 0 {
             group.addTask {
                 try await Task.sleep(for: .milliseconds(delay))
                 try await outbound.write(.text(text))
@@ -170,16 +134,11 @@ struct SimulatedDeviceClient: Sendable {
     {
         guard options.rate > 0 else { return }  // an idle device: registered, answering pings and commands only
         var random = SeededRandom(seed: seed)
-        let clock = ContinuousClock()
-        let start = clock.now
-        let batch = max(1, options.batch)
-        var sent = 0
-        var lastTs: Int64 = 0
-        // Send whatever is due (catching up after a slow wake-up, up to a bound), then sleep to the next due time.
+        var pacer = TelemetryPacer(rate: options.rate, jitter: options.jitter, batch: options.batch)
+        let batch = pacer.batch
+        // Send whatever is due, then sleep to the next due time.
         while !Task.isCancelled {
-            let elapsedSeconds = start.duration(to: clock.now).inSeconds
-            let due = min(Int(elapsedSeconds * options.rate) + 1 - sent, max(batch, Int(options.rate)))
-            var remaining = due
+            var remaining = pacer.due()
             while remaining > 0 {
                 let inFrame = min(batch, remaining)
                 var frame = JSONWriter(capacity: 128 * inFrame)
@@ -187,25 +146,14 @@ struct SimulatedDeviceClient: Sendable {
                 var messages = 0
                 if batch > 1 { frame.raw("[") }
                 for _ in 0..<inFrame {
-                    // Strictly increasing per device: messages sent in one burst must not share a timestamp
-                    // (the hub would keep only the last of them).
-                    let now = max(Self.unixMilliseconds(), lastTs + 1)
-                    lastTs = now
+                    let ts = pacer.nextTimestamp()
+                    var message = JSONWriter(capacity: 128)
                     // A device in a silence of its profile skips the message (the session stays open).
-                    guard let readings = model.withLock({ $0.isSilent(now: now) ? nil : $0.readings(now: now) })
-                    else { continue }
+                    guard let count = SimulatedMessages.writeTelemetry(model, ts: ts, to: &message) else { continue }
                     if messages > 0 { frame.raw(",") }
+                    frame.raw(message.bytes)
                     messages += 1
-                    frame.raw("{\"type\":\"telemetry\",\"ts\":")
-                    frame.int(now)
-                    frame.raw(",\"metrics\":{")
-                    for (index, reading) in readings.enumerated() {
-                        if index > 0 { frame.raw(",") }
-                        frame.key(reading.metric)
-                        frame.number(reading.value)
-                    }
-                    frame.raw("}}")
-                    samples += readings.count
+                    samples += count
                 }
                 if batch > 1 { frame.raw("]") }
                 if messages > 0 {
@@ -215,18 +163,9 @@ struct SimulatedDeviceClient: Sendable {
                     stats.samplesSent.add(samples, ordering: .relaxed)
                 }
                 remaining -= inFrame
-                sent += inFrame
             }
-            if due < 0 { sent = Int(elapsedSeconds * options.rate) }
-            let interval = 1 / options.rate
-            let wobble = options.jitter > 0 ? Double.random(in: -options.jitter...options.jitter, using: &random) : 0
-            let sleepSeconds = max(0.002, interval * (1 + wobble))
-            try await Task.sleep(for: .milliseconds(Int(sleepSeconds * 1_000)))
+            try await Task.sleep(for: pacer.pause(using: &random))
         }
-    }
-
-    static func unixMilliseconds() -> Int64 {
-        Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down))
     }
 }
 

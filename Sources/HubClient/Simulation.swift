@@ -28,11 +28,19 @@ public struct Simulation: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for offset in 0..<options.count {
                 let index = options.startIndex + offset
-                let client = SimulatedDeviceClient(options: options, index: index, stats: stats, logger: logger)
                 let delay = options.rampMs * Double(offset)
+                let (options, stats, logger) = (options, stats, logger)
                 group.addTask {
                     if delay > 0 { try? await Task.sleep(for: .milliseconds(Int(delay))) }
-                    await client.run(until: deadline)
+                    if let mqtt = options.mqtt {
+                        await SimulatedMQTTDevice(
+                            options: options, mqtt: mqtt, index: index, stats: stats, logger: logger
+                        )
+                        .run(until: deadline)
+                    } else {
+                        await SimulatedDeviceClient(options: options, index: index, stats: stats, logger: logger)
+                            .run(until: deadline)
+                    }
                 }
             }
             if let progress {

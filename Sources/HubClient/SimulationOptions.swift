@@ -26,13 +26,16 @@ public struct SimulationOptions: Sendable {
     public var rampMs: Double
     /// Reconnect policy.
     public var backoff: Backoff
+    /// Devices connect through this MQTT broker instead of the hub's WebSocket endpoint (`url` and `token` unused).
+    public var mqtt: MQTTSimulation?
 
     /// Creates options with defaults for everything but the profiles.
     public init(
         url: String = "ws://127.0.0.1:8080", token: String? = nil, profiles: [DeviceProfile], count: Int = 1,
         startIndex: Int = 0, rate: Double = 1, jitter: Double = 0.1, seed: UInt64 = 1, batch: Int = 1,
-        durationSeconds: Double? = nil, rampMs: Double = 2, backoff: Backoff = Backoff()
+        durationSeconds: Double? = nil, rampMs: Double = 2, backoff: Backoff = Backoff(), mqtt: MQTTSimulation? = nil
     ) {
+        self.mqtt = mqtt
         self.url = url
         self.token = token
         self.profiles = profiles

@@ -58,6 +58,8 @@ public struct MQTTClientOptions: Sendable, Equatable {
     /// Reconnect back-off: from `reconnectMinSeconds`, doubling up to `reconnectMaxSeconds`.
     public var reconnectMinSeconds: Int
     public var reconnectMaxSeconds: Int
+    /// QoS 1 and 2 messages sent but not yet acknowledged at once (libmosquitto's default 20); more wait in order.
+    public var maxInflight: Int
 
     /// A last will.
     public struct Will: Sendable, Equatable {
@@ -104,8 +106,11 @@ public struct MQTTClientOptions: Sendable, Equatable {
     public init(
         host: String = "127.0.0.1", port: Int = 1883, clientID: String, cleanSession: Bool = true,
         keepaliveSeconds: Int = 30, username: String? = nil, password: String? = nil, will: Will? = nil,
-        tls: TLS? = nil, subscriptions: [Subscription] = [], reconnectMinSeconds: Int = 1, reconnectMaxSeconds: Int = 30
+        tls: TLS? = nil, subscriptions: [Subscription] = [], reconnectMinSeconds: Int = 1,
+        reconnectMaxSeconds: Int = 30,
+        maxInflight: Int = 20
     ) {
+        self.maxInflight = maxInflight
         self.host = host
         self.port = port
         self.clientID = clientID
@@ -143,16 +148,35 @@ public final class MQTTClient: Sendable {
 
     private enum State { case created, running, stopped }
 
-    /// Creates a client (not connected yet).
+    /// Creates a client (not connected yet) whose events arrive on ``events``, which holds up to `bufferLimit` of
+    /// them (later ones are dropped while it is full: for clients that receive little, such as devices).
     ///
     /// - Throws: ``MQTTError`` when libmosquitto refuses the options (e.g. an unreadable TLS file).
-    public init(options: MQTTClientOptions, bufferLimit: Int = 100_000) throws {
-        _ = libraryReady
-        self.options = options
+    public convenience init(options: MQTTClientOptions, bufferLimit: Int = 100_000) throws {
         let (events, continuation) = AsyncStream.makeStream(
             of: MQTTEvent.self, bufferingPolicy: .bufferingOldest(bufferLimit))
+        try self.init(
+            options: options, events: events, deliver: { continuation.yield($0) }, finish: { continuation.finish() })
+    }
+
+    /// Creates a client (not connected yet) that hands every event to `handler` on libmosquitto's network thread,
+    /// in order. The handler holds up the network thread while it runs: nothing is buffered, a slow handler slows
+    /// reading from the broker (which then keeps the messages), and a QoS 1 message is acknowledged only after the
+    /// handler returned. It must not call ``stop()``. ``events`` stays empty.
+    ///
+    /// - Throws: ``MQTTError`` when libmosquitto refuses the options (e.g. an unreadable TLS file).
+    public convenience init(options: MQTTClientOptions, handler: @escaping @Sendable (MQTTEvent) -> Void) throws {
+        try self.init(options: options, events: AsyncStream { $0.finish() }, deliver: handler, finish: {})
+    }
+
+    private init(
+        options: MQTTClientOptions, events: AsyncStream<MQTTEvent>,
+        deliver: @escaping @Sendable (MQTTEvent) -> Void, finish: @escaping @Sendable () -> Void
+    ) throws {
+        _ = libraryReady
+        self.options = options
         self.events = events
-        let sink = EventSink(continuation: continuation, subscriptions: options.subscriptions)
+        let sink = EventSink(deliver: deliver, finish: finish, subscriptions: options.subscriptions)
         self.sink = sink
         guard
             let handle = mosquitto_new(
@@ -163,6 +187,9 @@ public final class MQTTClient: Sendable {
             try Self.check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "setting TCP_NODELAY")
             try Self.check(
                 mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311), "choosing MQTT 3.1.1")
+            try Self.check(
+                mosquitto_max_inflight_messages_set(handle, UInt32(max(0, options.maxInflight))),
+                "setting the in-flight window")
             if let username = options.username {
                 try Self.check(mosquitto_username_pw_set(handle, username, options.password), "setting credentials")
             }
@@ -192,6 +219,10 @@ public final class MQTTClient: Sendable {
         mosquitto_disconnect_callback_set(handle) { _, userdata, rc in
             guard let userdata else { return }
             Unmanaged<EventSink>.fromOpaque(userdata).takeUnretainedValue().disconnected(rc: rc)
+        }
+        mosquitto_publish_callback_set(handle) { _, userdata, _ in
+            guard let userdata else { return }
+            Unmanaged<EventSink>.fromOpaque(userdata).takeUnretainedValue().acknowledged()
         }
         mosquitto_message_callback_set(handle) { _, userdata, message in
             guard let userdata, let message else { return }
@@ -233,13 +264,33 @@ public final class MQTTClient: Sendable {
     /// - Throws: ``MQTTError`` (e.g. a payload over the broker's limit, or the client stopped).
     @discardableResult
     public func publish(_ topic: String, payload: [UInt8], qos: Int = 1, retain: Bool = false) throws -> Int32 {
+        // libmosquitto would queue a message on a stopped client without complaint; it would never be sent.
+        guard state.withLock({ if case .stopped = $0 { false } else { true } }) else {
+            throw MQTTError(code: MOSQ_ERR_NO_CONN.rawValue, operation: "publishing to \(topic) after stop")
+        }
         var mid: Int32 = 0
         let rc = payload.withUnsafeBytes { bytes in
             mosquitto_publish(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, Int32(qos), retain)
         }
         // Not connected right now: libmosquitto queued it and sends it once connected.
         if rc != MOSQ_ERR_NO_CONN.rawValue { try Self.check(rc, "publishing to \(topic)") }
+        sink.published()
         return mid
+    }
+
+    /// Messages published but not yet acknowledged by the broker (QoS 1: PUBACK; QoS 0: written), including those
+    /// held while disconnected.
+    public var unacknowledged: Int { sink.unacknowledged }
+
+    /// Waits until the broker acknowledged everything published (or `timeout` passed); true when nothing is left.
+    /// Call it before ``stop()`` so that QoS 1 messages still queued are not dropped with the connection.
+    public func flush(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while unacknowledged > 0 {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
     }
 
     /// Disconnects cleanly (no last will), stops the network thread and ends ``events``. Safe to call twice.
@@ -266,21 +317,35 @@ public final class MQTTClient: Sendable {
 
 /// Receives libmosquitto's callbacks (on its thread) and turns them into events.
 private final class EventSink: Sendable {
-    private let continuation: AsyncStream<MQTTEvent>.Continuation
+    private let deliver: @Sendable (MQTTEvent) -> Void
+    private let finished: @Sendable () -> Void
     private let subscriptions: [MQTTClientOptions.Subscription]
     private let connected = Atomic<Bool>(false)
     private let ending = Atomic<Bool>(false)
 
-    init(continuation: AsyncStream<MQTTEvent>.Continuation, subscriptions: [MQTTClientOptions.Subscription]) {
-        self.continuation = continuation
+    init(
+        deliver: @escaping @Sendable (MQTTEvent) -> Void, finish: @escaping @Sendable () -> Void,
+        subscriptions: [MQTTClientOptions.Subscription]
+    ) {
+        self.deliver = deliver
+        self.finished = finish
         self.subscriptions = subscriptions
     }
 
     var isConnected: Bool { connected.load(ordering: .relaxed) }
 
+    private let publishedCount = Atomic<Int>(0)
+    private let acknowledgedCount = Atomic<Int>(0)
+
+    var unacknowledged: Int { publishedCount.load(ordering: .relaxed) - acknowledgedCount.load(ordering: .relaxed) }
+
+    func published() { publishedCount.add(1, ordering: .relaxed) }
+
+    func acknowledged() { acknowledgedCount.add(1, ordering: .relaxed) }
+
     func connected(_ mosq: OpaquePointer?, rc: Int32, flags: Int32) {
         guard rc == 0 else {
-            continuation.yield(.refused(code: rc, reason: String(cString: mosquitto_connack_string(rc))))
+            deliver(.refused(code: rc, reason: String(cString: mosquitto_connack_string(rc))))
             return
         }
         // Subscribed again on every connection: a clean session forgets them, and it costs nothing otherwise.
@@ -288,13 +353,13 @@ private final class EventSink: Sendable {
             mosquitto_subscribe(mosq, nil, subscription.filter, Int32(subscription.qos))
         }
         connected.store(true, ordering: .relaxed)
-        continuation.yield(.connected(sessionPresent: flags & 1 == 1))
+        deliver(.connected(sessionPresent: flags & 1 == 1))
     }
 
     func disconnected(rc: Int32) {
         connected.store(false, ordering: .relaxed)
         if ending.load(ordering: .relaxed) { return }
-        continuation.yield(.disconnected(code: rc, reason: String(cString: mosquitto_strerror(rc))))
+        deliver(.disconnected(code: rc, reason: String(cString: mosquitto_strerror(rc))))
     }
 
     func received(_ message: mosquitto_message) {
@@ -303,7 +368,7 @@ private final class EventSink: Sendable {
         if let bytes = message.payload, message.payloadlen > 0 {
             payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(message.payloadlen)))
         }
-        continuation.yield(
+        deliver(
             .message(MQTTMessage(topic: topic, payload: payload, qos: Int(message.qos), retained: message.retain)))
     }
 
@@ -312,6 +377,6 @@ private final class EventSink: Sendable {
     }
 
     func finish() {
-        continuation.finish()
+        finished()
     }
 }

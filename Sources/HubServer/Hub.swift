@@ -46,6 +46,9 @@ public final class Hub: Sendable {
     let links = DeviceLinks()
     /// Serialises writes to the command archive, so they land in order; holds what a failed write left.
     let commandWriter = Mutex<[String: CommandRecord]>([:])
+    /// Adapters that carry devices into the hub from outside its server (the MQTT bridge), for `/healthz` and
+    /// `/metrics`.
+    let gatewayStatuses = Mutex<[any GatewayStatus]>([])
 
     struct State: Sendable {
         var store: SeriesStore
@@ -227,16 +230,17 @@ public final class Hub: Sendable {
     }
 
     /// Records a registration; returns the outcome (including a session to close as replaced).
-    func register(_ message: DeviceMessage.Register, session: SessionID, transport: String) throws(ProtocolError)
-        -> RegistrationOutcome
-    {
+    func register(
+        _ message: DeviceMessage.Register, session: SessionID, transport: String, reason: PresenceReason = .registered
+    ) throws(ProtocolError) -> RegistrationOutcome {
         let now = clock()
         let maxDevices = configuration.limits.maxDevices
         let (outcome, online, known) = try state.withLock { state throws(ProtocolError) in
             if state.registry[message.device] == nil, state.registry.count >= maxDevices {
                 throw .tooLarge("the hub knows \(state.registry.count) devices; the limit is \(maxDevices)")
             }
-            let outcome = state.registry.register(message, session: session, transport: transport, now: now)
+            let outcome = state.registry.register(
+                message, session: session, transport: transport, now: now, reason: reason)
             state.writeBehind.changed(device: message.device, now: now)
             return (outcome, state.registry.onlineCount, state.registry.count)
         }

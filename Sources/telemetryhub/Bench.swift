@@ -9,10 +9,10 @@ import Logging
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Measure the hub: ingest rate, dashboard fan-out, memory per connection, start-up time, the durable store.",
+            "Measure the hub: ingest rate, dashboard fan-out, memory per connection, start-up time, the durable store, the MQTT bridge.",
         subcommands: [
             Ingest.self, Connections.self, Startup.self, Store.self, Fanout.self, Alerts.self, AlertLatency.self,
-            Commands.self,
+            Commands.self, MQTT.self,
         ])
 
     /// Options naming the hub to measure.

@@ -53,6 +53,7 @@ struct HubOptions: ParsableArguments {
     var storage: String?
     @Option(help: "Alert rule file, loaded at start and again on SIGHUP.")
     var rules: String?
+    @OptionGroup(title: "MQTT bridge") var mqtt: MQTTOptions
 
     func configuration() throws -> HubConfiguration {
         var configuration = HubConfiguration()
@@ -80,6 +81,7 @@ struct HubOptions: ParsableArguments {
             }
             configuration.storage.engine = engine
         }
+        try mqtt.apply(to: &configuration.mqtt)
         let problems = configuration.problems()
         guard problems.isEmpty else { throw CLIError(message: problems.joined(separator: "; ")) }
         return configuration

@@ -100,7 +100,10 @@ struct Demo: AsyncParsableCommand {
         let simulator = SimulatorService(options: simulationOptions, host: host, ports: ports, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: try HubApplication.services(hub: state, app: app, extra: [simulator]).map {
+                services: try HubApplication.services(
+                    hub: state, app: app,
+                    extra: [simulator] + bridgeServices(configuration, hub: state, logger: logger)
+                ).map {
                     .init(service: $0)
                 },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

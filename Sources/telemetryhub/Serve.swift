@@ -27,7 +27,9 @@ struct Serve: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: try HubApplication.services(hub: state, app: app).map { .init(service: $0) },
+                services: try HubApplication.services(
+                    hub: state, app: app, extra: bridgeServices(configuration, hub: state, logger: logger)
+                ).map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -8,7 +8,7 @@ import UnixSignals
 /// `telemetryhub simulate`: attaches simulated devices to a hub.
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Attach simulated devices from a profile to a hub over WebSocket.")
+        abstract: "Attach simulated devices from a profile to a hub, over WebSocket or through an MQTT broker.")
 
     @Option(help: "A profile file, or a folder of them (devices are spread over its profiles).")
     var profile: String = "Devices"
@@ -24,8 +24,22 @@ struct Simulate: AsyncParsableCommand {
     var batch: Int = 1
     @Option(help: "Index of the first device (to run disjoint fleets from several processes).")
     var startIndex: Int = 0
-    @Option(help: "Hub WebSocket base URL.")
+    @Option(help: "How devices connect: ws (the hub's WebSocket endpoint) or mqtt (through --broker).")
+    var via: Transport = .ws
+    @Option(help: "Hub WebSocket base URL (--via ws).")
     var url: String = "ws://127.0.0.1:8080"
+    @Option(help: "MQTT broker (--via mqtt): mqtt://host[:port] or mqtts://host[:port].")
+    var broker: String = "mqtt://127.0.0.1:1883"
+    @Option(name: .customLong("mqtt-username"), help: "User name on the broker (--via mqtt).")
+    var mqttUsername: String?
+    @Option(
+        name: .customLong("mqtt-password-file"),
+        help: "File whose first line is the broker password (or set TELEMETRYHUB_MQTT_PASSWORD).")
+    var mqttPasswordFile: String?
+    @Option(name: .customLong("mqtt-prefix"), help: "Topic prefix (--via mqtt).")
+    var mqttPrefix: String = "telemetryhub/"
+    @Option(name: .customLong("mqtt-ca-file"), help: "TLS: CA certificates to trust (mqtts:// uses the system's).")
+    var mqttCAFile: String?
     @Option(help: "Device token (or set TELEMETRYHUB_TOKEN); not needed when the hub runs with --no-auth.")
     var token: String?
     @Option(help: "Stop after this long, e.g. 30s (default: run until interrupted).")
@@ -45,6 +59,11 @@ struct Simulate: AsyncParsableCommand {
         guard url.hasPrefix("ws://") || url.hasPrefix("wss://") else {
             throw ValidationError("--url must start with ws:// or wss://")
         }
+        if via == .mqtt {
+            do { _ = try MQTTEndpoint(url: broker) } catch { throw ValidationError("--broker: \(error.message)") }
+            guard count <= 5_000 else { throw ValidationError("--via mqtt runs at most 5000 devices per process") }
+            guard batch == 1 else { throw ValidationError("--batch applies to --via ws only") }
+        }
     }
 
     static func progressPrinter(interactive: Bool) -> @Sendable (String) -> Void {
@@ -52,6 +71,28 @@ struct Simulate: AsyncParsableCommand {
             let text: String = interactive ? "\r\u{1B}[K" + line : line + "\n"
             FileHandle.standardError.write(Data(text.utf8))
         }
+    }
+
+    /// Devices connect by WebSocket or MQTT.
+    enum Transport: String, ExpressibleByArgument, CaseIterable {
+        case ws, mqtt
+    }
+
+    /// The MQTT settings, with `--via mqtt`.
+    func mqttSimulation() throws -> MQTTSimulation? {
+        guard via == .mqtt else { return nil }
+        var password = ProcessInfo.processInfo.environment["TELEMETRYHUB_MQTT_PASSWORD"].flatMap {
+            $0.isEmpty ? nil : $0
+        }
+        if password == nil, let mqttPasswordFile {
+            guard let text = try? String(contentsOfFile: mqttPasswordFile, encoding: .utf8) else {
+                throw CLIError(message: "cannot read the MQTT password file \(mqttPasswordFile)")
+            }
+            password = text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init)
+        }
+        return MQTTSimulation(
+            endpoint: try MQTTEndpoint(url: broker), username: mqttUsername, password: password, caFile: mqttCAFile,
+            prefix: mqttPrefix)
     }
 
     func run() async throws {
@@ -63,7 +104,7 @@ struct Simulate: AsyncParsableCommand {
         let options = SimulationOptions(
             url: url.hasSuffix("/") ? String(url.dropLast()) : url, token: tokenFromEnvironment(token),
             profiles: profiles, count: count, startIndex: startIndex, rate: rate, jitter: jitter, seed: seed,
-            batch: batch, durationSeconds: seconds)
+            batch: batch, durationSeconds: seconds, mqtt: try mqttSimulation())
         let simulation = Simulation(options: options, logger: logger)
         let interactive = isatty(STDERR_FILENO) == 1
         let started = ContinuousClock.now

@@ -1,5 +1,6 @@
 import Foundation
 import HubMQTT
+import MosquittoHarness
 import Synchronization
 import Testing
 

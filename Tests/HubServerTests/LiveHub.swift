@@ -1,5 +1,6 @@
 import Foundation
 import HubCore
+import HubMQTT
 import HubSQLite
 import HubServer
 import Hummingbird
@@ -12,6 +13,8 @@ struct LiveHub: Sendable {
     let port: Int
     let hub: Hub
     let authority: TokenAuthority
+    /// The MQTT bridge, when the configuration names a broker.
+    let bridge: MQTTBridge?
     /// Starts the hub's graceful shutdown (as SIGTERM would).
     let shutdown: @Sendable () async -> Void
     static let secret = "test-secret-0123456789abcdef0123456789abcdef"
@@ -45,12 +48,18 @@ struct LiveHub: Sendable {
             commandArchive: commandArchive, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = HubApplication.makeApplication(hub: hub) { port in continuation.yield(port) }
-        let group = ServiceGroup(services: try HubApplication.services(hub: hub, app: app), logger: logger)
+        let bridge =
+            configuration.mqtt.enabled
+            ? try MQTTBridge(
+                configuration: configuration.mqtt, dataDirectory: configuration.dataDir, gateway: hub, logger: logger)
+            : nil
+        let group = ServiceGroup(
+            services: try HubApplication.services(hub: hub, app: app, extra: bridge.map { [$0] } ?? []), logger: logger)
         let running = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestFailure("hub did not start") }
         let live = LiveHub(
-            port: port, hub: hub, authority: await TokenAuthority(secret: secret),
+            port: port, hub: hub, authority: await TokenAuthority(secret: secret), bridge: bridge,
             shutdown: { await group.triggerGracefulShutdown() })
         do {
             try await body(live)

@@ -40,7 +40,8 @@ public struct MQTTInboundDecoder: Sendable {
             throw .invalidMessage("the payload of \(channel.rawValue) must be a JSON object")
         }
         if let named = object["device"], named != .string(device) {
-            throw .invalidMessage("the payload names device \(named), the topic '\(device)'")
+            throw .invalidMessage(
+                "the payload names device \(named.stringValue.map { "'\($0)'" } ?? "\(named)"), the topic '\(device)'")
         }
         switch channel {
         case .telemetry:

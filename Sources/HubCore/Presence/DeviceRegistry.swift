@@ -30,6 +30,11 @@ public enum PresenceReason: String, Sendable, Codable {
     case status
     /// Offline: an MQTT device sent nothing for longer than the data-inactivity timeout.
     case inactive
+    /// Online: an MQTT device that publishes no status (or last said `online`) sent data.
+    case data
+    /// Offline: the hub's MQTT bridge lost its broker, so it cannot tell; the broker's retained status and the
+    /// device's next message say again once the bridge is back.
+    case bridgeDisconnected = "bridge_disconnected"
 }
 
 /// A session of a device, numbered by the hub.
@@ -47,7 +52,7 @@ public struct DeviceRecord: Equatable, Sendable {
     public var reason: PresenceReason
     /// The current session, while online.
     public var session: SessionID?
-    /// How the device is connected: `ws`, `http` (or `mqtt` later).
+    /// How the device is connected: `ws`, `http` or `mqtt`.
     public var transport: String
     /// First time the hub heard of the device (Unix ms).
     public var firstSeen: Int64
@@ -146,13 +151,16 @@ public struct DeviceRegistry: Sendable {
     public var all: [DeviceRecord] { records.values.sorted { $0.device < $1.device } }
 
     /// Records a registration by `session`; a previous live session of the same device is reported for closing.
+    /// `reason` names why a new session came online (default `registered`; the MQTT bridge says `status` or
+    /// `data`); a takeover is always `replaced`.
     public mutating func register(
-        _ message: DeviceMessage.Register, session: SessionID, transport: String, now: Int64
+        _ message: DeviceMessage.Register, session: SessionID, transport: String, now: Int64,
+        reason online: PresenceReason = .registered
     ) -> RegistrationOutcome {
         let previous = records[message.device]
         let sameSession = previous?.state == .online && previous?.session == session
         let replaced = previous?.state == .online && !sameSession ? previous?.session : nil
-        let reason: PresenceReason = sameSession ? previous!.reason : (replaced == nil ? .registered : .replaced)
+        let reason: PresenceReason = sameSession ? previous!.reason : (replaced == nil ? online : .replaced)
         let since = previous?.state == .online ? previous!.since : now
         if previous?.state != .online { onlineCount += 1 }
         records[message.device] = DeviceRecord(

@@ -102,7 +102,7 @@ extension Hub {
     /// Records a device's `command_result`.
     ///
     /// - Throws: ``ProtocolError`` `not_found` when it answers no delivery of this device the hub knows.
-    func commandResult(_ result: DeviceMessage.CommandResult, from device: String) throws(ProtocolError) {
+    public func commandResult(_ result: DeviceMessage.CommandResult, from device: String) throws(ProtocolError) {
         let now = self.now
         let (outcome, waiter) = commands.withLock { desk in
             let outcome = desk.tracker.receive(result, from: device, now: now)

@@ -35,6 +35,8 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
     public var alerts = AlertConfiguration()
     /// Commands to rooms: timeouts, TTLs, per-user rate limits, queue and audit limits.
     public var commands = CommandConfiguration()
+    /// The MQTT bridge: broker, credentials, TLS, client id, topic prefix, keepalive, inactivity (off by default).
+    public var mqtt = MQTTConfiguration()
     /// Serve the `/ws/echo` route used by the WebSocket conformance suite (default off).
     public var conformanceEcho = false
 
@@ -135,6 +137,7 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         problems += dashboards.problems()
         problems += alerts.problems()
         problems += commands.problems()
+        problems += mqtt.problems()
         return problems
     }
 

@@ -18,7 +18,7 @@ struct APIRoutes: Sendable {
             }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: hub.metrics.render())))
+                body: .init(byteBuffer: ByteBuffer(bytes: hub.metrics.render(gateways: hub.gateways))))
         }
         let viewer = router.group("api").add(middleware: AuthMiddleware(authenticator: authenticator, role: .viewer))
         viewer.get("devices") { _, _ in devices() }
@@ -38,8 +38,11 @@ struct APIRoutes: Sendable {
             (registry.count, registry.onlineCount, store.seriesCount)
         }
         return JSONResponse.make { json in
-            // "degraded" when the store could not be opened for writing: data is accepted into the rings only.
-            json.raw(hub.storageFailed.load(ordering: .relaxed) ? "{\"status\":\"degraded\"" : "{\"status\":\"ok\"")
+            // "degraded" when the store could not be opened for writing (data is accepted into the rings only), or a
+            // gateway (the MQTT bridge) is not connected.
+            let gateways = hub.gateways
+            let degraded = hub.storageFailed.load(ordering: .relaxed) || gateways.contains { !$0.isHealthy }
+            json.raw(degraded ? "{\"status\":\"degraded\"" : "{\"status\":\"ok\"")
             json.raw(",\"version\":")
             json.string(TelemetryHubVersion.current)
             json.raw(",\"uptime_ms\":")
@@ -73,6 +76,11 @@ struct APIRoutes: Sendable {
             json.bool(hub.authority != nil)
             json.raw(",\"storage\":")
             json.string(hub.configuration.storage.engine.rawValue)
+            for gateway in gateways {
+                json.raw(",")
+                json.key(gateway.name)
+                gateway.writeHealth(to: &json)
+            }
             json.raw("}")
         }
     }

@@ -17,22 +17,30 @@ public final class StorageService: Service, Sendable {
     let hub: Hub
     let archive: any SampleArchive
     let policy: RetentionPolicy
-    private let stopRequested = Atomic<Bool>(false)
-    private let threadCPUNanos = Atomic<Int64>(0)
+    private let flags = Flags()
+
+    /// The writer thread's flags, in a class of their own: the Swift 6.3 optimizer crashes on a throwing
+    /// initializer of a class that holds atomics directly.
+    private final class Flags: Sendable {
+        let stopRequested = Atomic<Bool>(false)
+        let threadCPUNanos = Atomic<Int64>(0)
+    }
 
     /// Creates the service for `hub`, writing to the hub's archive.
     public init(hub: Hub) throws {
-        self.hub = hub
-        self.archive = hub.archive
+        let policy: RetentionPolicy
         do {
-            self.policy = try hub.configuration.retention.policy()
+            policy = try hub.configuration.retention.policy()
         } catch {
             throw ConfigurationError(message: "retention: \(error.message)")
         }
+        self.hub = hub
+        self.archive = hub.archive
+        self.policy = policy
     }
 
     /// CPU time the writer thread has used, in seconds.
-    public var cpuSeconds: Double { Double(threadCPUNanos.load(ordering: .relaxed)) / 1e9 }
+    public var cpuSeconds: Double { Double(flags.threadCPUNanos.load(ordering: .relaxed)) / 1e9 }
 
     public func run() async throws {
         let finished = AsyncStream.makeStream(of: Void.self)
@@ -44,7 +52,7 @@ public final class StorageService: Service, Sendable {
         thread.name = "telemetryhub-storage"
         thread.start()
         try? await gracefulShutdown()
-        stopRequested.store(true, ordering: .releasing)
+        flags.stopRequested.store(true, ordering: .releasing)
         hub.storageSignal.signal()
         for await _ in finished.stream {}
     }
@@ -79,7 +87,7 @@ public final class StorageService: Service, Sendable {
         var nextRetention = hub.now + min(configuration.storage.retentionIntervalMs, 60_000)
         var failures = 0
         while true {
-            let stopping = stopRequested.load(ordering: .acquiring)
+            let stopping = flags.stopRequested.load(ordering: .acquiring)
             let now = hub.now
             if stopping || hub.isFlushDue(now: now) {
                 if let batch = hub.takeBatch() {
@@ -109,7 +117,7 @@ public final class StorageService: Service, Sendable {
             }
             let due = hub.flushDueAt ?? (now + interval)
             let wait = max(1, min(due - now, nextRetention - now, interval))
-            hub.storageSignal.wait(milliseconds: wait) { !stopRequested.load(ordering: .acquiring) }
+            hub.storageSignal.wait(milliseconds: wait) { !flags.stopRequested.load(ordering: .acquiring) }
         }
         recordCPU()
     }
@@ -166,7 +174,7 @@ public final class StorageService: Service, Sendable {
         var spec = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
         let nanos = Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
-        threadCPUNanos.store(nanos, ordering: .relaxed)
+        flags.threadCPUNanos.store(nanos, ordering: .relaxed)
         hub.metrics.storageCPUSeconds.record(Double(nanos) / 1e9)
     }
 }

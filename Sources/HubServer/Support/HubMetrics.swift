@@ -136,14 +136,15 @@ public final class HubMetrics: Sendable {
         counter.increment()
     }
 
-    /// Renders the Prometheus text format, refreshing the process gauges first.
-    func render() -> [UInt8] {
+    /// Renders the Prometheus text format, refreshing the process gauges first; `gateways` add their own lines.
+    func render(gateways: [any GatewayStatus] = []) -> [UInt8] {
         let usage = ProcessUsage.read()
         residentMemory.record(usage.residentBytes)
         cpuSeconds.record(usage.cpuSeconds)
         openFDs.record(usage.openFDs)
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
+        for gateway in gateways { buffer += Array(gateway.prometheusText().utf8) }
         return buffer
     }
 }

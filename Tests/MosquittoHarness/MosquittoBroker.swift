@@ -1,5 +1,4 @@
 import Foundation
-import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -7,23 +6,25 @@ import Testing
 
 /// A real mosquitto broker on 127.0.0.1 and a free port, started from a config kept in `scripts/mosquitto/`, for
 /// one test. It can be stopped and started again on the same port and data (persistence survives).
-final class MosquittoBroker: @unchecked Sendable {
-    let port: Int
-    let directory: String
+public final class MosquittoBroker: @unchecked Sendable {
+    /// The port it listens on (127.0.0.1).
+    public let port: Int
+    /// Its scratch folder (config, persistence).
+    public let directory: String
     private let configPath: String
     private var process: Process?
 
     /// The repo's `scripts/mosquitto` folder.
-    static var configFolder: String {
+    public static var configFolder: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/mosquitto").path
     }
 
     /// Whether the broker is installed (`make test` installs Debian's `mosquitto`).
-    static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/mosquitto") }
+    public static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/mosquitto") }
 
     /// Writes the config (`test-plain.conf` or `test-auth.conf`) for a free port and starts the broker.
-    init(config: String = "test-plain.conf") throws {
+    public init(config: String = "test-plain.conf") throws {
         port = try Self.freePort()
         directory = NSTemporaryDirectory() + "telemetryhub-mosquitto-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
@@ -42,7 +43,7 @@ final class MosquittoBroker: @unchecked Sendable {
     }
 
     /// Starts the broker and waits until it accepts connections.
-    func start() throws {
+    public func start() throws {
         let process = Process()
         // Started through a one-line exec that unblocks signals: the test process blocks SIGTERM in its threads
         // and a child inherits the mask, so mosquitto would never see the SIGTERM that makes it save and exit.
@@ -66,7 +67,7 @@ final class MosquittoBroker: @unchecked Sendable {
     }
 
     /// Stops the broker gracefully (it saves its persistence) and waits for it to exit.
-    func stop() {
+    public func stop() {
         guard let process, process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
@@ -107,7 +108,8 @@ final class MosquittoBroker: @unchecked Sendable {
     }
 }
 
-struct BrokerError: Error, CustomStringConvertible {
-    let description: String
+/// The broker could not be started.
+public struct BrokerError: Error, CustomStringConvertible {
+    public let description: String
     init(_ description: String) { self.description = description }
 }

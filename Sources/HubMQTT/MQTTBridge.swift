@@ -198,6 +198,14 @@ public final class MQTTBridge: Service, Sendable {
         guard let decoded else { return }
         let now = gateway.now
         let gateway = self.gateway
+        if presence.withLock({ $0.isFull(for: decoded.device) }) {
+            // More devices than the hub may know: refused like a WebSocket registration would be.
+            status.reject(.tooLarge)
+            note(
+                "MQTT device refused", topic: message.topic,
+                error: .tooLarge("the bridge already tracks \(gateway.maxDevices) devices (limits.max_devices)"))
+            return
+        }
         switch decoded {
         case .telemetry(let device, let samples):
             status.telemetry.add(1, ordering: .relaxed)

@@ -344,7 +344,10 @@ struct MQTTPresenceTests {
     @Test func maxDevicesCapsTheDevicesTracked() {
         var harness = Harness(maxDevices: 2)
         _ = harness.telemetry("a")
+        #expect(!harness.presence.isFull(for: "b"))
         _ = harness.online("b")
+        #expect(harness.presence.isFull(for: "c"))
+        #expect(!harness.presence.isFull(for: "a"))
         #expect(harness.telemetry("c") == nil)
         #expect(harness.online("c") == nil)
         #expect(harness.meta(register("c")) == nil)

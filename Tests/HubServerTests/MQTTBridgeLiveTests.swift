@@ -180,15 +180,15 @@ struct MQTTBridgeLiveTests {
         }
     }
 
-    /// One simulated MQTT device publishing QoS 1 at 100 messages a second for `seconds`.
-    static func simulation(_ broker: MosquittoBroker, seconds: Double) -> Simulation {
+    /// `count` simulated MQTT devices (sim-1 …) publishing QoS 1 at 100 messages a second each for `seconds`.
+    static func simulation(_ broker: MosquittoBroker, seconds: Double, count: Int = 1) -> Simulation {
         Simulation(
             options: SimulationOptions(
                 profiles: [
                     DeviceProfile(
                         kind: "counter", idPrefix: "sim", rooms: [],
                         metrics: [.init(name: "n", min: 0, max: 100, shape: .sine)])
-                ], count: 1, rate: 100, jitter: 0, durationSeconds: seconds, rampMs: 0,
+                ], count: count, rate: 100, jitter: 0, durationSeconds: seconds, rampMs: 0,
                 mqtt: MQTTSimulation(endpoint: try! MQTTEndpoint(url: "mqtt://127.0.0.1:\(broker.port)"))),
             logger: Logger(label: "simulation"))
     }
@@ -219,7 +219,7 @@ struct MQTTBridgeLiveTests {
         let broker = try MosquittoBroker()
         let dataDir = NSTemporaryDirectory() + "telemetryhub-test-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let simulation = Self.simulation(broker, seconds: 5)
+        let simulation = Self.simulation(broker, seconds: 5, count: 3)
         let started = TaskBox()
         try await Self.withHub(broker, configure: { $0.dataDir = dataDir }) { live in
             // Started once the hub's session exists on the broker, so the broker keeps what the hub misses.
@@ -232,10 +232,12 @@ struct MQTTBridgeLiveTests {
         try await Self.withHub(broker, configure: { $0.dataDir = dataDir }) { live in
             await started.task.withLock { $0 }?.value
             let sent = simulation.stats.snapshot.messagesSent
-            #expect(sent > 300)
-            let all = try await live.eventually(15) { Self.stored(live, "sim-1", "n") == sent }
+            #expect(sent > 900)
+            @Sendable func stored() -> Int { (1...3).reduce(0) { $0 + Self.stored(live, "sim-\($1)", "n") } }
+            let all = try await live.eventually(15) { stored() == sent }
             #expect(all)
-            #expect(Self.stored(live, "sim-1", "n") == sent)
+            #expect(stored() == sent)
+            #expect((1...3).allSatisfy { Self.stored(live, "sim-\($0)", "n") > 300 })
             #expect(live.bridge?.status.isConnected == true)
         }
     }
@@ -274,6 +276,24 @@ struct MQTTBridgeLiveTests {
                 try await viewer.get("/metrics").body.contains("telemetryhub_mqtt_malformed_total \(bad.count + 1)"))
             // Still online, still stored.
             #expect(try await Self.state(live, "mal-1").0 == "online")
+            await device.leave()
+        }
+    }
+
+    @Test func mqttTelemetryFiresAlertRules() async throws {
+        let broker = try MosquittoBroker()
+        try await Self.withHub(broker) { live in
+            let rule = #"{"id":"mq-hot","match":"mq-hot-*/temp","when":{"op":">","value":30},"severity":"warning"}"#
+            #expect(try await live.http(.admin).send("POST", "/api/rules", body: rule).status == 200)
+            let device = try MQTTTestDevice("mq-hot-1", broker: broker)
+            try device.send(#"{"metrics":{"temp":35}}"#)
+            let viewer = try await live.http(.viewer)
+            let fired = try await live.eventually {
+                guard case .array(let alerts)? = try await viewer.get("/api/alerts?state=firing").json?["alerts"]
+                else { return false }
+                return alerts.contains { $0["series"] == .string("mq-hot-1/temp") }
+            }
+            #expect(fired)
             await device.leave()
         }
     }

@@ -11,6 +11,16 @@ public enum MQTTDeviceMessage: Equatable, Sendable {
     case commandResult(device: String, DeviceMessage.CommandResult)
 }
 
+extension MQTTDeviceMessage {
+    /// The device the message is from.
+    public var device: String {
+        switch self {
+        case .telemetry(let device, _), .status(let device, _, _), .commandResult(let device, _): device
+        case .meta(let register): register.device
+        }
+    }
+}
+
 /// Decodes MQTT messages of the wire protocol: the topic names the device and the channel, the payload is JSON
 /// (or a bare `online`/`offline` status). Pure.
 public struct MQTTInboundDecoder: Sendable {

@@ -51,6 +51,11 @@ public struct MQTTPresence: Sendable {
     /// Devices tracked (online or not).
     public var count: Int { entries.count }
 
+    /// Whether a message of `device` is turned away because the table is full (`maxDevices` others tracked).
+    public func isFull(for device: String) -> Bool {
+        entries[device] == nil && entries.count >= maxDevices
+    }
+
     /// Whether `device` is online through the bridge, and its session.
     public func session(of device: String) -> SessionID? { entries[device]?.session }
 

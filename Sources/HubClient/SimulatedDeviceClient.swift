@@ -21,11 +21,8 @@ struct SimulatedDeviceClient: Sendable {
     }
 
     func run(until deadline: ContinuousClock.Instant?) async {
-        let profile = options.profiles[index % options.profiles.count]
-        let model = DeviceModel(
-            SimulatedDevice(
-                profile: profile, index: index, seed: options.seed, ordinal: index / options.profiles.count))
-        var random = SeededRandom(seed: options.seed ^ UInt64(index &* 7919))
+        let model = DeviceModel(options: options, index: index)
+        var random = model.random
         var attempt = 0
         var firstSession = true
         while !Task.isCancelled, deadline.map({ ContinuousClock.now < $0 }) ?? true {
@@ -172,9 +169,16 @@ struct SimulatedDeviceClient: Sendable {
 /// A simulated device's state shared by its reader and sender tasks.
 final class DeviceModel: Sendable {
     private let state: Mutex<SimulatedDevice>
+    /// The device's own seeded randomness for jitter and back-off (a copy each time).
+    let random: SeededRandom
 
-    init(_ device: SimulatedDevice) {
-        state = Mutex(device)
+    /// Device number `index` of a run: profiles are dealt out in turn.
+    init(options: SimulationOptions, index: Int) {
+        let profile = options.profiles[index % options.profiles.count]
+        state = Mutex(
+            SimulatedDevice(
+                profile: profile, index: index, seed: options.seed, ordinal: index / options.profiles.count))
+        random = SeededRandom(seed: options.seed ^ UInt64(index &* 7919))
     }
 
     func withLock<T: Sendable>(_ body: (inout SimulatedDevice) -> T) -> T {

@@ -49,11 +49,8 @@ struct SimulatedMQTTDevice: Sendable {
     }
 
     func run(until deadline: ContinuousClock.Instant?) async {
-        let profile = options.profiles[index % options.profiles.count]
-        let model = DeviceModel(
-            SimulatedDevice(
-                profile: profile, index: index, seed: options.seed, ordinal: index / options.profiles.count))
-        var random = SeededRandom(seed: options.seed ^ UInt64(index &* 7919))
+        let model = DeviceModel(options: options, index: index)
+        var random = model.random
         var attempt = 0
         while !Task.isCancelled, deadline.map({ ContinuousClock.now < $0 }) ?? true {
             switch await session(model: model, deadline: deadline, seed: random.next()) {

@@ -63,16 +63,7 @@ public final class MQTTBridge: Service, Sendable {
         } else {
             clientID = configuration.clientId
         }
-        var password: String?
-        if let fromEnvironment = environment["TELEMETRYHUB_MQTT_PASSWORD"], !fromEnvironment.isEmpty {
-            password = fromEnvironment
-        } else if !configuration.passwordFile.isEmpty {
-            guard let text = try? String(contentsOfFile: configuration.passwordFile, encoding: .utf8) else {
-                throw MQTTBridgeError("cannot read the MQTT password file \(configuration.passwordFile)")
-            }
-            password = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(
-                String.init)
-        }
+        let password = try MQTTPassword.resolve(file: configuration.passwordFile, environment: environment)
         if password != nil && configuration.username.isEmpty {
             throw MQTTBridgeError("an MQTT password (TELEMETRYHUB_MQTT_PASSWORD) needs a user name (--mqtt-username)")
         }
@@ -310,5 +301,6 @@ public struct MQTTBridgeError: Error, CustomStringConvertible, Equatable {
     public let message: String
     public var description: String { message }
 
-    init(_ message: String) { self.message = message }
+    /// An error saying `message`.
+    public init(_ message: String) { self.message = message }
 }

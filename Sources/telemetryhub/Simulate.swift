@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HubClient
 import HubCore
+import HubMQTT
 import Logging
 import UnixSignals
 
@@ -81,14 +82,12 @@ struct Simulate: AsyncParsableCommand {
     /// The MQTT settings, with `--via mqtt`.
     func mqttSimulation() throws -> MQTTSimulation? {
         guard via == .mqtt else { return nil }
-        var password = ProcessInfo.processInfo.environment["TELEMETRYHUB_MQTT_PASSWORD"].flatMap {
-            $0.isEmpty ? nil : $0
-        }
-        if password == nil, let mqttPasswordFile {
-            guard let text = try? String(contentsOfFile: mqttPasswordFile, encoding: .utf8) else {
-                throw CLIError(message: "cannot read the MQTT password file \(mqttPasswordFile)")
-            }
-            password = text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init)
+        let password: String?
+        do {
+            password = try MQTTPassword.resolve(
+                file: mqttPasswordFile, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw CLIError(message: error.message)
         }
         return MQTTSimulation(
             endpoint: try MQTTEndpoint(url: broker), username: mqttUsername, password: password, caFile: mqttCAFile,

@@ -189,8 +189,16 @@ public final class MQTTBridge: Service, Sendable {
         guard let decoded else { return }
         let now = gateway.now
         let gateway = self.gateway
-        if presence.withLock({ $0.isFull(for: decoded.device) }) {
-            // More devices than the hub may know: refused like a WebSocket registration would be.
+        let refused = presence.withLock { presence -> Bool in
+            switch presence.receive(decoded, now: now, newSession: gateway.makeSession) {
+            case .refused: return true
+            case .accepted(let action?): perform(action, in: &presence)
+            case .accepted(nil): break
+            }
+            return false
+        }
+        if refused {
+            // More devices than the hub may know: refused as a WebSocket registration would be.
             status.reject(.tooLarge)
             note(
                 "MQTT device refused", topic: message.topic,
@@ -200,29 +208,13 @@ public final class MQTTBridge: Service, Sendable {
         switch decoded {
         case .telemetry(let device, let samples):
             status.telemetry.add(1, ordering: .relaxed)
-            presence.withLock { presence in
-                if let action = presence.telemetry(device: device, now: now, newSession: gateway.makeSession) {
-                    perform(action, in: &presence)
-                }
-            }
             store(device: device, samples: samples, topic: message.topic)
-        case .meta(let register):
+        case .meta:
             status.meta.add(1, ordering: .relaxed)
-            presence.withLock { presence in
-                if let action = presence.meta(register, now: now) { perform(action, in: &presence) }
-            }
-        case .status(let device, let online, let reason):
+        case .status:
             status.status.add(1, ordering: .relaxed)
-            presence.withLock { presence in
-                if let action = presence.status(
-                    device: device, online: online, reason: reason, now: now, newSession: gateway.makeSession)
-                {
-                    perform(action, in: &presence)
-                }
-            }
         case .commandResult(let device, let result):
             status.commandResults.add(1, ordering: .relaxed)
-            presence.withLock { $0.heard(device: device, now: now) }
             do {
                 try gateway.commandResult(result, from: device)
             } catch {

@@ -341,6 +341,31 @@ struct MQTTPresenceTests {
         #expect(harness.presence.onlineCount == 1)
     }
 
+    @Test func receiveTakesEachChannelAndRefusesPastTheCap() {
+        var harness = Harness(inactivityMs: 1_000, maxDevices: 2)
+        let sessions = harness.sessions
+        func receive(_ message: MQTTDeviceMessage, at now: Int64) -> MQTTPresenceDecision {
+            harness.presence.receive(message, now: now, newSession: sessions.next)
+        }
+        #expect(receive(.meta(register("a")), at: 0) == .accepted(nil))
+        #expect(
+            receive(.status(device: "a", online: true, reason: .status), at: 0)
+                == .accepted(.online(device: "a", meta: register("a"), session: 1, reason: .status)))
+        #expect(
+            receive(.telemetry(device: "b", [MetricSample(metric: "v", ts: 1, value: 1)]), at: 0)
+                == .accepted(.online(device: "b", meta: nil, session: 2, reason: .data)))
+        // A third device is refused whatever it sends, and takes no session.
+        #expect(receive(.telemetry(device: "c", []), at: 0) == .refused)
+        #expect(receive(.status(device: "c", online: true, reason: .status), at: 0) == .refused)
+        #expect(receive(.meta(register("c")), at: 0) == .refused)
+        #expect(sessions.issued == 2)
+        // A command result is a sign of life: "a" stays online past the timeout, "b" does not.
+        let result = DeviceMessage.CommandResult(id: .string("cmd-1.1"), ok: true, result: nil, error: nil)
+        #expect(receive(.commandResult(device: "a", result), at: 900) == .accepted(nil))
+        #expect(harness.presence.tick(now: 1_000) == [.offline(device: "b", session: 2, reason: .inactive)])
+        #expect(harness.presence.session(of: "a") == 1)
+    }
+
     @Test func maxDevicesCapsTheDevicesTracked() {
         var harness = Harness(maxDevices: 2)
         _ = harness.telemetry("a")

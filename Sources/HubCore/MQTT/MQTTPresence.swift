@@ -9,6 +9,14 @@ public enum MQTTPresenceAction: Equatable, Sendable {
     case offline(device: String, session: SessionID, reason: PresenceReason)
 }
 
+/// What ``MQTTPresence/receive(_:now:newSession:)`` decided about one message.
+public enum MQTTPresenceDecision: Equatable, Sendable {
+    /// Taken; the action to carry out, if any.
+    case accepted(MQTTPresenceAction?)
+    /// Turned away: the table tracks `maxDevices` other devices already.
+    case refused
+}
+
 /// The presence of the devices the MQTT bridge carries, decided from what they publish. Pure: every input takes
 /// `now`, and new sessions come from the caller (they are numbered by the hub, shared with WebSocket sessions).
 ///
@@ -58,6 +66,25 @@ public struct MQTTPresence: Sendable {
 
     /// Whether `device` is online through the bridge, and its session.
     public func session(of device: String) -> SessionID? { entries[device]?.session }
+
+    /// What one decoded message does to presence: nil when it changes nothing the hub must hear of. A message of a
+    /// device the table has no room for (`maxDevices` others tracked) is refused and changes nothing.
+    public mutating func receive(_ message: MQTTDeviceMessage, now: Int64, newSession: () -> SessionID)
+        -> MQTTPresenceDecision
+    {
+        if isFull(for: message.device) { return .refused }
+        switch message {
+        case .telemetry(let device, _):
+            return .accepted(telemetry(device: device, now: now, newSession: newSession))
+        case .meta(let register):
+            return .accepted(meta(register, now: now))
+        case .status(let device, let online, let reason):
+            return .accepted(status(device: device, online: online, reason: reason, now: now, newSession: newSession))
+        case .commandResult(let device, _):
+            heard(device: device, now: now)
+            return .accepted(nil)
+        }
+    }
 
     /// A `meta` message: remembered; applied at once when the device is online.
     public mutating func meta(_ register: DeviceMessage.Register, now: Int64) -> MQTTPresenceAction? {

@@ -279,7 +279,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 mkdir -p "$RUN_TMP/data"
-printf '{"limits": {"max_frame_bytes": 20971520}}\n' >"$RUN_TMP/config.json"
+printf '{"limits": {"max_frame_bytes": 20971520, "max_fragments_per_message": 1000000}}\n' >"$RUN_TMP/config.json"
 
 say "starting $HUB_BIN"
 : >"$HUB_OUT"

@@ -55,6 +55,12 @@ public final class SQLiteAlertArchive: AlertArchive {
     /// The database file.
     public var location: String { path }
 
+    /// Closes the reader, then the writer: the last connection to close checkpoints the WAL and removes it.
+    public func close() {
+        reader.withLock { $0.close() }
+        writer.withLock { $0.close() }
+    }
+
     // MARK: Start-up
 
     /// The rules (in order, parsed again with `parser`), the instances, the silences that have not ended by the

@@ -35,6 +35,12 @@ public final class SQLiteArchive: SampleArchive {
 
     public var location: String { path }
 
+    /// Closes the reader, then the writer: the last connection to close checkpoints the WAL and removes it.
+    public func close() {
+        reader.withLock { $0.close() }
+        writer.withLock { $0.close() }
+    }
+
     // MARK: Start-up and recovery
 
     public func startup(ringCapacity: Int) throws -> ArchiveStartup {
@@ -149,6 +155,13 @@ public final class SQLiteArchive: SampleArchive {
                     try delete.run()
                 }
                 if !write.devices.isEmpty { try Self.save(write.devices, db) }
+                if !write.forgottenDevices.isEmpty {
+                    let delete = try db.cached("DELETE FROM devices WHERE device = ?")
+                    for device in write.forgottenDevices {
+                        delete.bind(device, at: 1)
+                        try delete.run()
+                    }
+                }
             }
         }
     }

@@ -42,6 +42,12 @@ public final class SQLiteCommandArchive: CommandArchive {
     /// The database file.
     public var location: String { path }
 
+    /// Closes the reader, then the writer: the last connection to close checkpoints the WAL and removes it.
+    public func close() {
+        reader.withLock { $0.close() }
+        writer.withLock { $0.close() }
+    }
+
     // MARK: Start-up
 
     /// The open commands (oldest first, by number), the highest `cmd-N` ever written (pruned commands included),

@@ -10,6 +10,8 @@ public final class SQLiteConnection: @unchecked Sendable {
     public let path: String
     /// Statements prepared by `cached(_:)`, keyed by SQL text.
     private var statementCache: [String: SQLiteStatement] = [:]
+    /// Set by ``close()``: the handle is gone and every call fails with `SQLITE_MISUSE`.
+    public private(set) var isClosed = false
 
     /// Opens (or, unless `readOnly`, creates) the database at `path`; `":memory:"` opens an in-memory database.
     ///
@@ -42,12 +44,25 @@ public final class SQLiteConnection: @unchecked Sendable {
     ///
     /// Statements still referenced elsewhere stay valid; SQLite closes the database once the last one is finalized.
     deinit {
+        close()
+    }
+
+    /// Closes the connection now (idempotent). The last connection to a WAL database to close checkpoints it and
+    /// removes the `-wal` file. Later calls on this connection throw `SQLITE_MISUSE`.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
         statementCache.removeAll()
         sqlite3_close_v2(handle)
     }
 
+    private func checkOpen(_ sql: String?) throws(SQLiteError) {
+        if isClosed { throw SQLiteError(code: SQLITE_MISUSE, message: "the database \(path) is closed", sql: sql) }
+    }
+
     /// Runs `sql` with `sqlite3_exec`; it may hold several statements separated by semicolons.
     public func execute(_ sql: String) throws(SQLiteError) {
+        try checkOpen(sql)
         var errorMessage: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
         guard rc == SQLITE_OK else {
@@ -83,6 +98,7 @@ public final class SQLiteConnection: @unchecked Sendable {
     }
 
     private func makeStatement(_ sql: String, flags: UInt32) throws(SQLiteError) -> SQLiteStatement {
+        try checkOpen(sql)
         var statement: OpaquePointer?
         var hasTrailingStatement = false
         let rc = sql.withCString { cSQL -> Int32 in

@@ -26,8 +26,18 @@ public final class Hub: Sendable {
     let storageSignal = StorageSignal()
     /// Set when the archive could not be opened for writing.
     let storageFailed = Atomic<Bool>(false)
+    /// Why the write-behind is failing, after ``storageFailureThreshold`` flushes in a row failed; nil while it
+    /// writes. `/healthz` says `degraded` with it.
+    let storageProblem = Mutex<String?>(nil)
+    /// Failed flushes in a row.
+    let storageFailures = Atomic<Int>(0)
+    /// Failed flushes in a row after which `/healthz` reports the storage problem.
+    static let storageFailureThreshold = 3
     /// Routes stored samples to dashboard connections.
     let fanout = Fanout()
+    /// Every series by device and metric, for selectors: behind its own lock, so subscribes and `/api/series`
+    /// never hold the state lock that ingest needs. `generation` counts changes.
+    let seriesIndex = Mutex<(index: SeriesIndex, generation: UInt64)>((SeriesIndex(), 0))
     /// Subscriptions of dropped dashboard connections, for `resume`.
     let resumeJournal: Mutex<ResumeJournal>
     /// Where alert rules, state, silences and history are kept.
@@ -53,6 +63,8 @@ public final class Hub: Sendable {
     struct State: Sendable {
         var store: SeriesStore
         var registry = DeviceRegistry()
+        /// Devices and series per token.
+        var quotas: TokenQuotas
         var writeBehind: WriteBehindBuffer
         var alerts: AlertEngine
         /// Rooms: operators' membership decisions over the registry's declared rooms.
@@ -93,7 +105,11 @@ public final class Hub: Sendable {
         let storage = configuration.storage
         self.state = Mutex(
             State(
-                store: SeriesStore(configuration: configuration.store),
+                store: SeriesStore(
+                    configuration: configuration.store.resolved(memoryBytes: ProcessInfo.processInfo.physicalMemory)),
+                quotas: TokenQuotas(
+                    maxDevices: configuration.limits.maxDevicesPerToken,
+                    maxSeries: configuration.limits.maxSeriesPerToken),
                 writeBehind: WriteBehindBuffer(
                     flushIntervalMs: storage.flushIntervalMs, flushMaxSamples: storage.flushMaxSamples,
                     maxPendingSamples: storage.maxPendingSamples),
@@ -108,6 +124,8 @@ public final class Hub: Sendable {
             for (key, samples) in startup.newest { state.store.warm(key, samples: samples) }
             return (state.registry.count, state.store.seriesCount)
         }
+        let index = SeriesIndex(keys: startup.newest.map(\.0))
+        seriesIndex.withLock { $0 = (index, $0.generation + 1) }
         metrics.devicesKnown.record(devices)
         metrics.series.record(series)
     }
@@ -122,11 +140,12 @@ public final class Hub: Sendable {
     /// The hub's notion of now, in Unix milliseconds.
     public var now: Int64 { clock() }
 
-    /// Stores a message's samples for `device` in the rings and hands them to the write-behind.
+    /// Stores a message's samples for `device` in the rings and hands them to the write-behind, counting a new
+    /// device and new series against the quota of the token `quota` names (nil: no quota).
     ///
     /// The result's ticket is durable once ``waitDurable(_:)`` returns for it.
-    public func ingest(device: String, samples: [MetricSample], transport: String) throws(ProtocolError)
-        -> Ingested
+    public func ingest(device: String, samples: [MetricSample], transport: String, quota: String? = nil)
+        throws(ProtocolError) -> Ingested
     {
         let now = clock()
         let maxDevices = configuration.limits.maxDevices
@@ -160,20 +179,34 @@ public final class Hub: Sendable {
                 }
             }
             let before = buffer.samples.count
-            let result = try state.store.ingest(device: device, samples: samples, now: now) { key, sample, outcome in
+            let existingSeries = state.store.seriesCount(of: device)
+            let allowance = try state.quotas.allowance(device: device, existingSeries: existingSeries, claimant: quota)
+            let result = try state.store.ingest(
+                device: device, samples: samples, now: now, seriesAllowance: allowance
+            ) { key, sample, outcome in
                 buffer.append(
                     ArchiveSample(series: key, ts: sample.ts, value: sample.value, replaced: outcome == .replaced),
                     now: now)
                 if publishing { published.append((key.metric, sample)) }
                 if judging { engine.observe(key, sample, now: now, events: &alertEvents) }
             }
+            state.quotas.record(
+                device: device, existingSeries: existingSeries, newSeries: result.newSeries.count, claimant: quota)
             appeared = state.registry.touch(device: device, transport: transport, now: now)
             let ticket = buffer.endMessage(device: device, now: now)
             return (result, ticket, state.store.seriesCount, before < flushMax && buffer.samples.count >= flushMax)
         }
         if wake { storageSignal.signal() }
         if let appeared { announce(appeared, kind: "generic", rooms: []) }
-        if !result.newSeries.isEmpty { fanout.seriesAppeared(result.newSeries) }
+        if !result.newSeries.isEmpty {
+            // Indexed before the dashboards hear of them: a subscribe that read the index without them is already
+            // registered, so `seriesAppeared` adds them to it.
+            seriesIndex.withLock { entry in
+                for key in result.newSeries { entry.index.insert(key) }
+                entry.generation += 1
+            }
+            fanout.seriesAppeared(result.newSeries)
+        }
         if !published.isEmpty { fanout.publish(device: device, samples: published, now: now) }
         if !alertEvents.isEmpty { alertsHappened(alertEvents, firstSeq: firstAlertSeq) }
         metrics.samplesIngested.increment(by: Int64(result.accepted))
@@ -195,6 +228,9 @@ public final class Hub: Sendable {
     /// Whether a flush is due at `now`.
     func isFlushDue(now: Int64) -> Bool { state.withLock { $0.writeBehind.isFlushDue(now: now) } }
 
+    /// Whether the write-behind holds `max_pending_samples`, so telemetry is refused.
+    var storageBacklogFull: Bool { state.withLock { $0.writeBehind.isFull } }
+
     /// Whether anything waits to be written.
     var hasPendingWrites: Bool { state.withLock { !$0.writeBehind.isEmpty } }
 
@@ -207,6 +243,14 @@ public final class Hub: Sendable {
         }
         if batch == nil { durability.commit(through: committed) }
         return batch
+    }
+
+    /// Closes the archives once nothing writes to them any more (at the end of shutdown), so SQLite checkpoints
+    /// and removes every write-ahead log.
+    func closeArchives() {
+        commandArchive.close()
+        alertArchive.close()
+        archive.close()
     }
 
     /// Marks a batch written: its tickets are durable.
@@ -223,15 +267,66 @@ public final class Hub: Sendable {
         state.withLock { $0.writeBehind.failed(batch) }
     }
 
-    /// The current records of `devices` (to save with a batch).
-    func deviceRecords(_ devices: Set<String>) -> [DeviceRecord] {
-        guard !devices.isEmpty else { return [] }
-        return state.withLock { state in devices.compactMap { state.registry[$0] } }
+    /// Clears the failure count after a flush that wrote.
+    func storageWrote() {
+        guard storageFailures.exchange(0, ordering: .relaxed) > 0 else { return }
+        storageProblem.withLock { $0 = nil }
+    }
+
+    /// Counts a failed flush; from ``storageFailureThreshold`` in a row on, `/healthz` reports `error`.
+    func storageFailing(_ error: any Error) {
+        let failures = storageFailures.add(1, ordering: .relaxed).newValue
+        guard failures >= Self.storageFailureThreshold else { return }
+        storageProblem.withLock { $0 = "storage writes are failing (\(failures) in a row): \(error)" }
+    }
+
+    /// The current records of `devices` (to save with a batch), and those of them the hub forgot (expired).
+    func deviceRecords(_ devices: Set<String>) -> (records: [DeviceRecord], forgotten: [String]) {
+        guard !devices.isEmpty else { return ([], []) }
+        return state.withLock { state in
+            var records: [DeviceRecord] = []
+            var forgotten: [String] = []
+            for device in devices {
+                if let record = state.registry[device] { records.append(record) } else { forgotten.append(device) }
+            }
+            return (records, forgotten)
+        }
+    }
+
+    /// Forgets the offline devices not heard of for `limits.device_expiry_ms`: their records (here and, with the
+    /// next flush, in the archive), their series in the rings and their quota. Returns how many.
+    @discardableResult
+    func expireDevices() -> Int {
+        let expiry = configuration.limits.deviceExpiryMs
+        guard expiry > 0 else { return 0 }
+        let now = clock()
+        let (expired, known, series) = state.withLock { state in
+            let expired = state.registry.expire(lastSeenBefore: now - expiry)
+            for device in expired {
+                let removed = state.store.removeDevice(device)
+                if !removed.isEmpty {
+                    seriesIndex.withLock { entry in
+                        for key in removed { entry.index.remove(key) }
+                        entry.generation += 1
+                    }
+                }
+                state.quotas.forget(device: device)
+                state.writeBehind.changed(device: device, now: now)
+            }
+            return (expired, state.registry.count, state.store.seriesCount)
+        }
+        guard !expired.isEmpty else { return 0 }
+        metrics.devicesExpired.increment(by: Int64(expired.count))
+        metrics.devicesKnown.record(known)
+        metrics.series.record(series)
+        logger.info("forgot expired devices", metadata: ["count": "\(expired.count)", "first": "\(expired[0])"])
+        return expired.count
     }
 
     /// Records a registration; returns the outcome (including a session to close as replaced).
     func register(
-        _ message: DeviceMessage.Register, session: SessionID, transport: String, reason: PresenceReason = .registered
+        _ message: DeviceMessage.Register, session: SessionID, transport: String, reason: PresenceReason = .registered,
+        quota: String? = nil
     ) throws(ProtocolError) -> RegistrationOutcome {
         let now = clock()
         let maxDevices = configuration.limits.maxDevices
@@ -239,6 +334,9 @@ public final class Hub: Sendable {
             if state.registry[message.device] == nil, state.registry.count >= maxDevices {
                 throw .tooLarge("the hub knows \(state.registry.count) devices; the limit is \(maxDevices)")
             }
+            let existingSeries = state.store.seriesCount(of: message.device)
+            _ = try state.quotas.allowance(device: message.device, existingSeries: existingSeries, claimant: quota)
+            state.quotas.record(device: message.device, existingSeries: existingSeries, newSeries: 0, claimant: quota)
             let outcome = state.registry.register(
                 message, session: session, transport: transport, now: now, reason: reason)
             state.writeBehind.changed(device: message.device, now: now)
@@ -273,6 +371,16 @@ public final class Hub: Sendable {
         }
         return event
     }
+
+    /// The series `selectors` match, sorted, through the index and outside the state lock; stops looking once more
+    /// than `limit` match (then `exceeded` is set). Also returns the index's generation, to tell whether a later
+    /// lookup would find more.
+    func series(matching selectors: [SeriesSelector], limit: Int) -> (match: SeriesMatch, generation: UInt64) {
+        seriesIndex.withLock { ($0.index.series(matching: selectors, limit: limit), $0.generation) }
+    }
+
+    /// The index's generation now (see ``series(matching:limit:)``).
+    var seriesIndexGeneration: UInt64 { seriesIndex.withLock { $0.generation } }
 
     /// Reads the store and the registry under the lock (keep `body` short: ingest waits for it).
     public func read<T: Sendable>(_ body: (SeriesStore, DeviceRegistry) throws -> T) rethrows -> T {

@@ -1,6 +1,7 @@
 import Foundation
 import HubCore
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -57,6 +58,12 @@ public enum HubApplication {
         ] + extra
     }
 
+    /// Makes an upgraded connection an authenticated session: it no longer counts against the pending-connection
+    /// caps (its frames go on passing the ``ConnectionGuardHandler``'s frame guard).
+    static func promote(_ channel: any Channel) {
+        channel.pipeline.fireUserInboundEventTriggered(ConnectionGuardHandler.Promote())
+    }
+
     /// The application serving `hub`; `onListening` gets the bound port once the server listens.
     public static func makeApplication(
         hub: Hub, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -67,6 +74,7 @@ public enum HubApplication {
 
         let router = Router(context: HubRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: RequestGuardMiddleware(authenticator: authenticator))
         router.add(
             middleware: FileMiddleware(configuration.javascriptDir, urlBasePath: "/vendor", logger: hub.logger))
         router.add(
@@ -103,6 +111,7 @@ public enum HubApplication {
                     }
                     return .upgrade([:])
                 } onUpgrade: { inbound, outbound, context in
+                    promote(context.requestContext.channel)
                     try await run(inbound, outbound, context)
                 }
         }
@@ -116,7 +125,8 @@ public enum HubApplication {
         }
         if configuration.conformanceEcho {
             hub.logger.warning("serving the WebSocket conformance echo route /ws/echo (--conformance-echo)")
-            wsRouter.ws("ws/echo") { inbound, outbound, _ in
+            wsRouter.ws("ws/echo") { inbound, outbound, context in
+                promote(context.requestContext.channel)
                 for try await message in inbound.messages(maxSize: configuration.limits.maxFrameBytes) {
                     switch message {
                     case .text(let text): try await outbound.write(.text(text))
@@ -126,17 +136,27 @@ public enum HubApplication {
             }
         }
 
+        let webSocketResponder = wsRouter.buildResponder()
+        let admission = ConnectionAdmission(limits: configuration.limits, metrics: hub.metrics)
+        let limits = configuration.limits
+        let server = HTTPServerBuilder { responder in
+            GuardedChildChannel(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder,
+                    configuration: .init(
+                        http1: .init(
+                            additionalChannelHandlers: [UpgradeRejectionWriter(rejections: rejections)],
+                            idleTimeout: .milliseconds(limits.idleTimeoutMs)),
+                        ws: WebSocketServerConfiguration(
+                            maxFrameSize: limits.maxFrameBytes, autoPing: .disabled, validateUTF8: true))),
+                admission: admission, limits: limits)
+        }
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: wsRouter,
-                configuration: .init(
-                    http1: .init(additionalChannelHandlers: [UpgradeRejectionWriter(rejections: rejections)]),
-                    ws: WebSocketServerConfiguration(
-                        maxFrameSize: configuration.limits.maxFrameBytes, autoPing: .disabled, validateUTF8: true))),
+            server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "telemetryhub"),
-            services: [HeartbeatService(hub: hub), DashboardWatchdog(hub: hub)],
+            services: [HeartbeatService(hub: hub), DashboardWatchdog(hub: hub), DeviceExpiryService(hub: hub)],
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.port ?? configuration.port)
             },

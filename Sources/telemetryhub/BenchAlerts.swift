@@ -71,7 +71,9 @@ extension Bench {
             configuration.auth.enabled = false
             configuration.storage.engine = .memory
             configuration.storage.maxPendingSamples = 100_000_000
-            configuration.store.maxSeries = max(configuration.store.maxSeries, devices * metrics)
+            configuration.store.maxSeries = max(
+                configuration.store.resolved(memoryBytes: ProcessInfo.processInfo.physicalMemory).maxSeries,
+                devices * metrics)
             var logger = Logger(label: "bench-alerts")
             logger.logLevel = .error
             let hub = Hub(

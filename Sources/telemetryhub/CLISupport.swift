@@ -118,6 +118,7 @@ func openCommandArchive(_ configuration: HubConfiguration) throws -> any Command
 /// Creates the hub, turning a rule file's problems into a CLI error that names each bad field.
 func makeHub(_ configuration: HubConfiguration, logger: Logger) async throws -> Hub {
     do {
+        try DataDirectory.prepare(configuration.dataDir)
         return try await HubApplication.makeHub(
             configuration: configuration, archive: try openArchive(configuration),
             alertArchive: try openAlertArchive(configuration), commandArchive: try openCommandArchive(configuration),

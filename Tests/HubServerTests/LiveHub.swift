@@ -25,6 +25,7 @@ struct LiveHub: Sendable {
     /// Starts a hub with the test configuration (auth on with a fixed secret), runs `body`, and stops the hub.
     static func run(
         configure: (inout HubConfiguration) -> Void = { _ in },
+        archive archiveOverride: (any SampleArchive)? = nil,
         _ body: @Sendable (LiveHub) async throws -> Void
     ) async throws {
         var configuration = HubConfiguration()
@@ -38,7 +39,9 @@ struct LiveHub: Sendable {
         configure(&configuration)
         var logger = Logger(label: "test-hub")
         logger.logLevel = .warning
-        let archive = try HubStorage.open(engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
+        let archive =
+            try archiveOverride
+            ?? HubStorage.open(engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
         let alertArchive = try HubAlertStorage.open(
             engine: configuration.storage.engine, dataDirectory: configuration.dataDir)
         let commandArchive = try HubCommandStorage.open(

@@ -325,16 +325,21 @@ struct MQTTBridgeLiveTests {
                 $0.mqtt.passwordFile = scratch + "/good"
             }
         ) { live in
-            let health = try await live.http(nil).get("/healthz").json
+            let health = try await live.http(.viewer).get("/healthz").json
             #expect(health?["mqtt"]?["state"] == .string("connected"))
+            // Without a token: the status, not the broker or the bridge's client id.
+            let anonymous = try await live.http(nil).get("/healthz")
+            #expect(anonymous.json?["mqtt"] == nil)
+            #expect(!anonymous.body.contains("telemetryhub-"))
         }
         try await LiveHub.run(configure: {
             $0.mqtt.url = "mqtt://127.0.0.1:\(broker.port)"
             $0.mqtt.username = "telemetryhub"
             $0.mqtt.passwordFile = scratch + "/bad"
         }) { live in
+            let viewer = try await live.http(.viewer)
             let refused = try await live.eventually(10) {
-                let health = try await live.http(nil).get("/healthz").json
+                let health = try await viewer.get("/healthz").json
                 let error = health?["mqtt"]?["last_error"]?.stringValue ?? ""
                 return health?["status"] == .string("degraded") && error.contains("not authorised")
             }

@@ -31,6 +31,9 @@ final class RawSocket: @unchecked Sendable {  // a file descriptor; the kernel s
 
     deinit { Glibc.close(fd) }
 
+    /// Ends the connection now (the descriptor is released with the object).
+    func close() { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+
     func write(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {

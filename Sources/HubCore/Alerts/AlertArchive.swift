@@ -111,6 +111,15 @@ public protocol AlertArchive: AnyObject, Sendable {
     func history(_ query: AlertHistoryQuery) throws -> [StoredAlertEvent]
     /// Deletes events older than `before`; returns how many.
     func prune(before: Int64) throws -> Int
+
+    /// Closes the store at shutdown, after its last write (a no-op in memory). For SQLite this checkpoints the
+    /// write-ahead log and removes it, so a stopped hub leaves one compact file per database. Calls after it fail.
+    func close()
+}
+
+extension AlertArchive {
+    /// Nothing to close.
+    public func close() {}
 }
 
 /// The ``AlertArchive`` in memory.

@@ -140,6 +140,8 @@ public struct ArchiveWrite: Sendable, Equatable {
     public var releaseStagingBelow: Int64?
     /// Device records to save (new registrations, last-seen times).
     public var devices: [DeviceRecord] = []
+    /// Devices the hub forgot (they expired): their records are deleted; their samples stay until retention.
+    public var forgottenDevices: [String] = []
 
     /// Creates an empty write.
     public init() {}
@@ -147,7 +149,7 @@ public struct ArchiveWrite: Sendable, Equatable {
     /// Whether the write changes nothing.
     public var isEmpty: Bool {
         newSeries.isEmpty && staged.isEmpty && chunks.isEmpty && rollups.isEmpty && watermarks.isEmpty
-            && releaseStagingBelow == nil && devices.isEmpty
+            && releaseStagingBelow == nil && devices.isEmpty && forgottenDevices.isEmpty
     }
 }
 

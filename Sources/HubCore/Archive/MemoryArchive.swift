@@ -77,6 +77,7 @@ public final class MemoryArchive: SampleArchive {
                 if let hour = marks[.hour] { state.series[id]?.rolledHour = hour }
             }
             for device in write.devices { state.devices[device.device] = device }
+            for device in write.forgottenDevices { state.devices[device] = nil }
         }
     }
 

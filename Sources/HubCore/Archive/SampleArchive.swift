@@ -39,6 +39,15 @@ public protocol SampleArchive: AnyObject, Sendable {
 
     /// Gives free space back (SQLite `VACUUM`); a no-op in memory.
     func compact() throws
+
+    /// Closes the store at shutdown, after its last write (a no-op in memory). For SQLite this checkpoints the
+    /// write-ahead log and removes it, so a stopped hub leaves one compact file per database. Calls after it fail.
+    func close()
+}
+
+extension SampleArchive {
+    /// Nothing to close.
+    public func close() {}
 }
 
 /// Merges time-ordered runs of samples where later runs win on equal timestamps; the result is time-ordered and

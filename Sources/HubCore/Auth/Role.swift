@@ -52,6 +52,12 @@ public struct Principal: Sendable, Equatable {
         return devicePattern?.matches(device) ?? true
     }
 
+    /// Whose quota (``TokenQuotas``) devices and series this principal brings in count against: its subject, or
+    /// nil for admins (and `--no-auth`), who have none.
+    public var quotaOwner: String? {
+        role == .admin ? nil : subject
+    }
+
     /// A principal with every right, used when auth is disabled (`--no-auth`).
     public static let unrestricted = Principal(subject: "anonymous", role: .admin)
 }

@@ -76,6 +76,15 @@ public protocol CommandArchive: Sendable {
 
     /// Deletes closed commands sent before `before`; returns how many.
     func prune(before: Int64) throws -> Int
+
+    /// Closes the store at shutdown, after its last write (a no-op in memory). For SQLite this checkpoints the
+    /// write-ahead log and removes it, so a stopped hub leaves one compact file per database. Calls after it fail.
+    func close()
+}
+
+extension CommandArchive {
+    /// Nothing to close.
+    public func close() {}
 }
 
 /// A ``CommandArchive`` in memory, for tests and `--storage memory`.

@@ -73,8 +73,11 @@ public struct SeriesKey: Hashable, Sendable, Comparable, CustomStringConvertible
 public struct Sample: Hashable, Sendable {
     /// Unix time in milliseconds.
     public var ts: Int64
-    /// The measured value; always finite.
+    /// The measured value; always finite, and at most ``maxMagnitude`` in size when it came from a device.
     public var value: Double
+
+    /// The largest magnitude of a value the hub accepts: 1e300, so that sums of values (rollups) cannot overflow.
+    public static let maxMagnitude = 1e300
 
     /// Creates a sample.
     public init(ts: Int64, value: Double) {

@@ -225,6 +225,15 @@ public struct DeviceRegistry: Sendable {
         }
     }
 
+    /// Forgets every offline device last heard of before `cutoff` (Unix ms); returns their ids, sorted. Online
+    /// devices are never forgotten.
+    public mutating func expire(lastSeenBefore cutoff: Int64) -> [String] {
+        let expired = records.values.filter { $0.state == .offline && max($0.lastSeen, $0.since) < cutoff }
+            .map(\.device).sorted()
+        for device in expired { records[device] = nil }
+        return expired
+    }
+
     /// Marks every online device offline (hub shutdown) and returns the events.
     public mutating func allOffline(reason: PresenceReason, now: Int64) -> [PresenceEvent] {
         var events: [PresenceEvent] = []

@@ -6,8 +6,12 @@ public struct RollupPoint: Equatable, Sendable {
     public var max: Double
     public var sum: Double
     public var count: Int
-    /// The mean of the bucket.
-    public var avg: Double { sum / Double(count) }
+    /// The mean of the bucket. Sample values are at most ``Sample/maxMagnitude`` in size, so the sum of any
+    /// bucket a query can span stays finite; should it not, the mean is still bounded by `min` and `max`.
+    public var avg: Double {
+        let mean = sum / Double(count)
+        return mean.isFinite ? mean : Swift.min(Swift.max(mean, min), max)
+    }
 
     /// Creates a point.
     public init(ts: Int64, min: Double, max: Double, sum: Double, count: Int) {

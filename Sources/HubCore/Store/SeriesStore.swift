@@ -43,9 +43,10 @@ public struct SeriesStore: Sendable {
     }
 
     /// Like ``ingest(device:samples:now:)``, calling `onStored` for every sample kept (with the series, the sample as
-    /// stored, and whether it was appended, inserted or replaced a value).
+    /// stored, and whether it was appended, inserted or replaced a value). At most `seriesAllowance` new series may
+    /// be created (a token's quota); more is `too_large` and nothing is stored.
     public mutating func ingest(
-        device: String, samples: [MetricSample], now: Int64,
+        device: String, samples: [MetricSample], now: Int64, seriesAllowance: Int = .max,
         onStored: (SeriesKey, Sample, AppendOutcome) -> Void
     ) throws(ProtocolError) -> IngestResult {
         let (sum, overflow) = now.addingReportingOverflow(configuration.maxFutureSkewMs)
@@ -67,7 +68,12 @@ public struct SeriesStore: Sendable {
                 "device '\(device)' would have \(held + newMetrics) series; the limit is \(configuration.maxSeriesPerDevice)"
             )
         }
-        if newMetrics > 0, seriesCount + newMetrics > configuration.maxSeries {
+        if newMetrics > seriesAllowance {
+            throw .tooLarge(
+                "\(newMetrics) new series exceed this token's series quota (\(Swift.max(0, seriesAllowance)) more allowed)"
+            )
+        }
+        if newMetrics > 0, configuration.maxSeries > 0, seriesCount + newMetrics > configuration.maxSeries {
             throw .tooLarge("the hub holds \(seriesCount) series; the limit is \(configuration.maxSeries)")
         }
         var result = IngestResult()
@@ -131,6 +137,25 @@ public struct SeriesStore: Sendable {
     /// Whether the store holds `key`.
     public func contains(_ key: SeriesKey) -> Bool {
         devices[key.device]?[key.metric] != nil
+    }
+
+    /// Drops every series of `device` from the rings (the device expired); returns their keys.
+    @discardableResult
+    public mutating func removeDevice(_ device: String) -> [SeriesKey] {
+        guard let rings = devices.removeValue(forKey: device) else { return [] }
+        for (metric, ring) in rings {
+            if devicesByMetric[metric]?.remove(device) != nil, devicesByMetric[metric]?.isEmpty == true {
+                devicesByMetric[metric] = nil
+            }
+            seriesCount -= 1
+            sampleCount -= ring.count
+        }
+        return rings.keys.sorted().map { SeriesKey(device: device, metric: $0) }
+    }
+
+    /// How many series one device has.
+    public func seriesCount(of device: String) -> Int {
+        devices[device]?.count ?? 0
     }
 
     /// The metric names of one device, sorted.

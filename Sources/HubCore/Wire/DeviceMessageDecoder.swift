@@ -6,12 +6,19 @@ public struct DecoderLimits: Sendable, Equatable {
     public var maxSamplesPerMessage: Int
     /// Largest `meta` object of a `register`, in bytes of JSON.
     public var maxMetaBytes: Int
+    /// Most rooms a `register` (or an MQTT `meta`) may declare.
+    public var maxRooms: Int
 
-    /// Creates limits; the defaults are 1,000 messages per batch, 10,000 samples per message and 4 KiB of meta.
-    public init(maxBatchMessages: Int = 1_000, maxSamplesPerMessage: Int = 10_000, maxMetaBytes: Int = 4_096) {
+    /// Creates limits; the defaults are 1,000 messages per batch, 10,000 samples per message, 4 KiB of meta and
+    /// 64 rooms.
+    public init(
+        maxBatchMessages: Int = 1_000, maxSamplesPerMessage: Int = 10_000, maxMetaBytes: Int = 4_096,
+        maxRooms: Int = 64
+    ) {
         self.maxBatchMessages = maxBatchMessages
         self.maxSamplesPerMessage = maxSamplesPerMessage
         self.maxMetaBytes = maxMetaBytes
+        self.maxRooms = maxRooms
     }
 }
 
@@ -81,11 +88,15 @@ public struct DeviceMessageDecoder: Sendable {
             guard case .array(let elements) = value else {
                 throw .invalidMessage("'rooms' must be an array of strings")
             }
+            guard elements.count <= limits.maxRooms else {
+                throw .tooLarge("'rooms' lists \(elements.count) rooms; the limit is \(limits.maxRooms)")
+            }
+            var seen = Set<String>()
             for element in elements {
                 guard case .string(let room) = element, Names.isValidRoom(room), !room.contains("*") else {
                     throw .invalidMessage("invalid room name \(Self.describe(element))")
                 }
-                if !rooms.contains(room) { rooms.append(room) }
+                if seen.insert(room).inserted { rooms.append(room) }
             }
         }
         var meta = JSONObject()
@@ -201,6 +212,9 @@ public struct DeviceMessageDecoder: Sendable {
             throw .invalidMessage("value of '\(metric)' must be a number, got \(value.typeName)")
         }
         guard number.isFinite else { throw .invalidMessage("value of '\(metric)' is not finite") }
+        guard number.magnitude <= Sample.maxMagnitude else {
+            throw .invalidMessage("value of '\(metric)' is larger in magnitude than 1e300")
+        }
         return number
     }
 

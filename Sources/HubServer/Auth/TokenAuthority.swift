@@ -62,34 +62,57 @@ public actor TokenAuthority {
             throw .unauthorized("invalid token")
         }
         guard let role = Role(rawValue: claims.role) else { throw .unauthorized("token has an unknown role") }
+        // A correctly signed token may carry any `exp`: clamped to the timestamps the hub can hold.
+        let expiresMs = (claims.exp.value.timeIntervalSince1970 * 1_000).rounded(.down)
         return Principal(
             subject: claims.sub.value, role: role, devicePattern: claims.dev.map(GlobPattern.init),
-            expiresAt: Int64((claims.exp.value.timeIntervalSince1970 * 1_000).rounded(.down)))
+            expiresAt: expiresMs < Double(Timestamps.max) ? Int64(expiresMs) : Timestamps.max)
     }
 
+    /// The shortest secret accepted, in characters (the generated one has 64 hex digits).
+    public static let minimumSecretLength = 32
+
     /// The secret for `configuration`, creating `<data_dir>/secret` (mode 0600) when none exists yet.
+    ///
+    /// A secret shorter than ``minimumSecretLength`` characters, from any source, is an error naming the source:
+    /// the hub never signs with a guessable key and never silently replaces a secret its tokens were signed with.
     public static func secret(configuration: HubConfiguration) throws -> String {
         if let fromEnvironment = ProcessInfo.processInfo.environment["TELEMETRYHUB_SECRET"], !fromEnvironment.isEmpty {
-            return fromEnvironment
+            return try checked(fromEnvironment, source: "TELEMETRYHUB_SECRET")
         }
-        if !configuration.auth.secret.isEmpty { return configuration.auth.secret }
+        if !configuration.auth.secret.isEmpty { return try checked(configuration.auth.secret, source: "auth.secret") }
         let manager = FileManager.default
         let path = (configuration.dataDir as NSString).appendingPathComponent("secret")
-        if let data = manager.contents(atPath: path), let text = String(data: data, encoding: .utf8) {
-            let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if secret.count >= 32 { return secret }
+        if let data = manager.contents(atPath: path) {
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return try checked(text, source: path)
         }
-        try manager.createDirectory(atPath: configuration.dataDir, withIntermediateDirectories: true)
+        try DataDirectory.prepare(configuration.dataDir)
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }
             .joined()
-        guard
-            manager.createFile(
-                atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw ConfigurationError(message: "cannot write the token secret to \(path)")
+        // Created with mode 0600 in one step: never readable by others, not even for a moment.
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw ConfigurationError(
+                message: "cannot write the token secret to \(path): \(String(cString: strerror(errno)))")
         }
-        try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        defer { close(descriptor) }
+        let bytes = Array((secret + "\n").utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
+            throw ConfigurationError(
+                message: "cannot write the token secret to \(path): \(String(cString: strerror(errno)))")
+        }
+        return secret
+    }
+
+    private static func checked(_ secret: String, source: String) throws -> String {
+        guard secret.count >= minimumSecretLength else {
+            throw ConfigurationError(
+                message:
+                    "the token secret from \(source) has \(secret.count) characters; it needs at least \(minimumSecretLength) (e.g. `openssl rand -hex 32`)"
+            )
+        }
         return secret
     }
 }

@@ -80,6 +80,30 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         public var maxMetaBytes = 4_096
         /// Most devices the hub knows (default 100,000); registering or sending for one more is `too_large`.
         public var maxDevices = 100_000
+        /// Most devices one token (by its subject) may bring into the hub (default 10,000); 0 means no quota.
+        /// Tokens of the `admin` role, `--no-auth` and the MQTT bridge are not counted.
+        public var maxDevicesPerToken = 10_000
+        /// Most series the devices one token brought in may have in all (default 100,000); 0 means no quota.
+        public var maxSeriesPerToken = 100_000
+        /// Most rooms one device may declare (default 64).
+        public var maxRoomsPerDevice = 64
+        /// Most frames (the first and its continuations) one WebSocket message may be sent in (default 256);
+        /// more closes the connection with 1009.
+        public var maxFragmentsPerMessage = 256
+        /// A connection must have sent a complete HTTP request head within this time of connecting (default 10 s).
+        public var headerTimeoutMs: Int64 = 10_000
+        /// An HTTP connection (not a WebSocket session) that sends nothing for this long is closed (default 60 s).
+        public var idleTimeoutMs: Int64 = 60_000
+        /// Most connections on the hub that have not yet become an authenticated WebSocket session (plain HTTP
+        /// requests, and upgrades still being decided), in all (default 1,024) ...
+        public var maxPendingConnections = 1_024
+        /// ... and from one IP address (default 128). Over either, a new connection is closed at once.
+        public var maxPendingConnectionsPerAddress = 128
+        /// Offline devices not heard of for this long are forgotten: their registry record, their series in the
+        /// rings and their quota (default 30 days; 0 keeps them forever; at least twice
+        /// `storage.chunk_max_age_ms`, so their samples are sealed on disk by then). Stored samples stay until
+        /// retention removes them; operators' room decisions stay too, for when the device comes back.
+        public var deviceExpiryMs: Int64 = 30 * 86_400_000
 
         public init() {}
     }
@@ -100,7 +124,35 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         if limits.maxBodyBytes < 1 { problems.append("limits.max_body_bytes: must be positive") }
         if limits.maxMetaBytes < 2 { problems.append("limits.max_meta_bytes: must be at least 2") }
         if limits.maxDevices < 1 { problems.append("limits.max_devices: must be positive") }
-        if store.maxSeries < 1 { problems.append("store.max_series: must be positive") }
+        if limits.maxDevicesPerToken < 0 {
+            problems.append("limits.max_devices_per_token: must be 0 (no quota) or positive")
+        }
+        if limits.maxSeriesPerToken < 0 {
+            problems.append("limits.max_series_per_token: must be 0 (no quota) or positive")
+        }
+        if !(1...10_000).contains(limits.maxRoomsPerDevice) {
+            problems.append("limits.max_rooms_per_device: must be 1 to 10000")
+        }
+        if !(1...1_000_000).contains(limits.maxFragmentsPerMessage) {
+            problems.append("limits.max_fragments_per_message: must be 1 to 1000000")
+        }
+        if !(100...3_600_000).contains(limits.headerTimeoutMs) {
+            problems.append("limits.header_timeout_ms: must be 100 to 3600000")
+        }
+        if !(100...86_400_000).contains(limits.idleTimeoutMs) {
+            problems.append("limits.idle_timeout_ms: must be 100 to 86400000")
+        }
+        if limits.maxPendingConnections < 1 { problems.append("limits.max_pending_connections: must be positive") }
+        if limits.maxPendingConnectionsPerAddress < 1 {
+            problems.append("limits.max_pending_connections_per_address: must be positive")
+        }
+        if !(0...3_153_600_000_000).contains(limits.deviceExpiryMs) {
+            problems.append("limits.device_expiry_ms: must be 0 (never) to 3153600000000 (100 years)")
+        } else if limits.deviceExpiryMs > 0, limits.deviceExpiryMs < 2 * storage.chunkMaxAgeMs {
+            // By then every sample of the device is sealed on disk, where history queries find it without its ring.
+            problems.append("limits.device_expiry_ms: must be 0 or at least twice storage.chunk_max_age_ms")
+        }
+        if store.maxSeries < 0 { problems.append("store.max_series: must be 0 (sized from memory) or positive") }
         if !(0...31_536_000_000).contains(store.lateToleranceMs) {
             problems.append("store.late_tolerance_ms: must be 0 to 31536000000 (a year)")
         }
@@ -218,7 +270,7 @@ extension HubConfiguration {
     var decoderLimits: DecoderLimits {
         DecoderLimits(
             maxBatchMessages: limits.maxBatchMessages, maxSamplesPerMessage: limits.maxSamplesPerMessage,
-            maxMetaBytes: limits.maxMetaBytes)
+            maxMetaBytes: limits.maxMetaBytes, maxRooms: limits.maxRoomsPerDevice)
     }
 }
 

@@ -220,19 +220,22 @@ struct DashboardReader: Sendable {
     ) async throws {
         let now = hub.now
         // Refused before anything changes, so a subscription replaced under the same name survives a refusal.
+        // Through the series index, outside the hub's state lock; a refusal stops looking past the limit.
         let limit = hub.configuration.dashboards.maxSeriesPerSubscription
-        let matching = hub.read { store, _ in Set(selectors.flatMap { store.series(matching: $0) }).count }
-        guard matching <= limit else {
+        let (found, generation) = hub.series(matching: selectors, limit: limit)
+        guard !found.exceeded else {
             throw ProtocolError.tooLarge(
-                "the selectors match \(matching) series; the limit is \(limit) per subscription")
+                "the selectors match more than \(limit) series; the limit is \(limit) per subscription")
         }
         let released = try connection.withScheduler { scheduler throws(ProtocolError) in
             (try scheduler.subscribe(sub, selectors: selectors, rateMs: rateMs, now: now, seq: resumeAfter ?? 0), false)
         }
         hub.fanout.removeRoutes(released, from: connection)
-        let keys = hub.read { store, _ in
-            Array(Set(selectors.flatMap { store.series(matching: $0) })).sorted()
-        }
+        // Series that appeared since the lookup and before the subscription was registered are not missed: look
+        // again only if the index changed meanwhile (those appearing later join through `seriesAppeared`).
+        let keys =
+            hub.seriesIndexGeneration == generation
+            ? found.keys : Array(hub.series(matching: selectors, limit: limit).match.keys.prefix(limit))
         let routes: [(SeriesKey, DashboardScheduler.Handle)]
         do {
             routes = try connection.withScheduler { scheduler throws(ProtocolError) in

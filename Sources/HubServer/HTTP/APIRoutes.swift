@@ -11,7 +11,11 @@ struct APIRoutes: Sendable {
     let authenticator: Authenticator
 
     func register(on router: Router<HubRequestContext>) {
-        router.get("healthz") { _, _ in health() }
+        router.get("healthz") { request, _ in
+            // Details (counts, the broker, the bridge's client id) only for a viewer token or with auth off.
+            let detailed = (try? await authenticator.principal(for: request, requiring: .viewer)) != nil
+            return health(detailed: detailed)
+        }
         router.get("metrics") { request, _ -> Response in
             if !hub.configuration.auth.metricsOpen {
                 _ = try await authenticator.principal(for: request, requiring: .viewer)
@@ -33,20 +37,43 @@ struct APIRoutes: Sendable {
             .post { request, context in try await postTelemetry(request, context: context) }
     }
 
-    private func health() -> Response {
+    /// Why the hub is degraded: the store could not be opened for writing (data is accepted into the rings only),
+    /// its writes keep failing, its backlog is full (telemetry is refused), or a gateway (the MQTT bridge) is not
+    /// connected. Empty when it is healthy.
+    private func degradedReasons(gateways: [any GatewayStatus]) -> [String] {
+        var reasons: [String] = []
+        if hub.storageFailed.load(ordering: .relaxed) { reasons.append("storage could not be opened for writing") }
+        if let problem = hub.storageProblem.withLock({ $0 }) { reasons.append(problem) }
+        if hub.storageBacklogFull { reasons.append("storage is behind: telemetry is refused until it catches up") }
+        for gateway in gateways where !gateway.isHealthy { reasons.append("\(gateway.name) is not connected") }
+        return reasons
+    }
+
+    private func health(detailed: Bool) -> Response {
+        let gateways = hub.gateways
+        let reasons = degradedReasons(gateways: gateways)
         let (devices, online, series) = hub.read { store, registry in
             (registry.count, registry.onlineCount, store.seriesCount)
         }
+        // 200 either way: a degraded hub still serves what it can (see `reasons`).
         return JSONResponse.make { json in
-            // "degraded" when the store could not be opened for writing (data is accepted into the rings only), or a
-            // gateway (the MQTT bridge) is not connected.
-            let gateways = hub.gateways
-            let degraded = hub.storageFailed.load(ordering: .relaxed) || gateways.contains { !$0.isHealthy }
-            json.raw(degraded ? "{\"status\":\"degraded\"" : "{\"status\":\"ok\"")
+            json.raw(reasons.isEmpty ? "{\"status\":\"ok\"" : "{\"status\":\"degraded\"")
+            if !reasons.isEmpty {
+                json.raw(",\"reasons\":[")
+                for (index, reason) in reasons.enumerated() {
+                    if index > 0 { json.raw(",") }
+                    json.string(reason)
+                }
+                json.raw("]")
+            }
             json.raw(",\"version\":")
             json.string(TelemetryHubVersion.current)
             json.raw(",\"uptime_ms\":")
             json.int(hub.now - hub.startedAt)
+            guard detailed else {
+                json.raw("}")
+                return
+            }
             json.raw(",\"devices\":")
             json.int(Int64(devices))
             json.raw(",\"online\":")
@@ -143,11 +170,15 @@ struct APIRoutes: Sendable {
         let text = request.uri.queryParameters.get("match") ?? "*/*"
         let selector: SeriesSelector
         do { selector = try SeriesSelector(parsing: text) } catch { throw HubHTTPError(error) }
-        let limit = try Self.integer(request, "limit") ?? 10_000
-        guard limit > 0 else { throw HubHTTPError(.invalidMessage("'limit' must be positive")) }
-        let found = hub.read { store, _ in
-            store.series(matching: selector).prefix(Int(limit)).map { ($0, store.latest($0)) }
+        let limit: Int
+        do {
+            limit = try SeriesQuery.positive(
+                { request.uri.queryParameters.get($0) }, "limit", default: 10_000, max: SeriesQuery.maxLimit)
+        } catch {
+            throw HubHTTPError(error)
         }
+        let keys = hub.series(matching: [selector], limit: limit).match.keys.prefix(limit)
+        let found = hub.read { store, _ in keys.map { ($0, store.latest($0)) } }
         return JSONResponse.make { json in
             json.raw("{\"match\":")
             json.string(text)
@@ -169,16 +200,13 @@ struct APIRoutes: Sendable {
             throw HubHTTPError(.invalidMessage("device and metric must match [A-Za-z0-9._:-]{1,128}"))
         }
         let key = SeriesKey(device: device, metric: metric)
-        let from = try Self.integer(request, "from") ?? 0
-        let to = try Self.integer(request, "to") ?? .max
-        let limit = try Self.integer(request, "limit") ?? 100_000
-        let step = try Self.integer(request, "step")
-        guard from <= to else { throw HubHTTPError(.invalidMessage("'from' (\(from)) is after 'to' (\(to))")) }
-        guard limit > 0 else { throw HubHTTPError(.invalidMessage("'limit' must be positive")) }
-        if let step, step <= 0 { throw HubHTTPError(.invalidMessage("'step' must be a positive number of ms")) }
-        if let step, to != .max, (to - from) / step > 10_000_000 {
-            throw HubHTTPError(.invalidMessage("'step' \(step) over that range makes more than 10,000,000 points"))
+        let query: SeriesQuery
+        do {
+            query = try SeriesQuery { request.uri.queryParameters.get($0) }
+        } catch {
+            throw HubHTTPError(error)
         }
+        let (from, to, step, limit) = (query.from, query.to, query.step, query.limit)
         let hub = self.hub
         enum Points: Sendable {
             case raw([Sample])
@@ -190,7 +218,7 @@ struct APIRoutes: Sendable {
                 if let step {
                     return try hub.rollups(key, from: from, to: to, stepMs: step).map { Points.rollups($0) }
                 }
-                return try hub.history(key, from: from, to: to, limit: Int(clamping: limit)).map { Points.raw($0) }
+                return try hub.history(key, from: from, to: to, limit: limit).map { Points.raw($0) }
             }
         } catch {
             hub.logger.error("series query failed", metadata: ["series": "\(key)", "error": "\(error)"])
@@ -206,7 +234,7 @@ struct APIRoutes: Sendable {
                 json.raw(",\"step\":")
                 json.int(step ?? 0)
                 json.raw(",\"points\":[")
-                for (index, point) in all.suffix(Int(clamping: limit)).enumerated() {
+                for (index, point) in all.suffix(limit).enumerated() {
                     if index > 0 { json.raw(",") }
                     json.raw("[")
                     json.int(point.ts)
@@ -258,29 +286,30 @@ struct APIRoutes: Sendable {
         guard principal.mayActAs(device: device) else {
             throw HubHTTPError(.forbidden("this token may not send data for device '\(device)'"))
         }
+        // `?sync=1` only changes the status (200 rather than 202), as it did when 202 meant "in memory".
         let sync = ["1", "true"].contains(request.uri.queryParameters.get("sync") ?? "")
         let ingested: Ingested
         do {
-            ingested = try hub.ingest(device: device, samples: telemetry.samples, transport: "http")
+            ingested = try hub.ingest(
+                device: device, samples: telemetry.samples, transport: "http", quota: principal.quotaOwner)
         } catch {
             hub.metrics.error(error.code)
+            // The storage backlog is full: the hub, not this client, is the bottleneck.
+            if error.code == .rateLimited { throw HubHTTPError(.serviceUnavailable, error) }
             throw HubHTTPError(error)
         }
-        if sync {
-            do {
-                try await hub.waitDurable(ingested.ticket)
-            } catch {
-                throw HubHTTPError(
-                    .internalServerError,
-                    ProtocolError(code: .internal, message: "accepted in memory but not persisted: \(error)"))
-            }
+        // Answered once the samples are committed to disk, like a WebSocket ack.
+        do {
+            try await hub.waitDurable(ingested.ticket)
+        } catch {
+            throw HubHTTPError(
+                .internalServerError,
+                ProtocolError(code: .internal, message: "accepted in memory but not persisted: \(error)"))
         }
         return JSONResponse.make(sync ? .ok : .accepted) { json in
             json.raw("{\"accepted\":")
             json.int(Int64(ingested.accepted))
-            json.raw(",\"durable\":")
-            json.bool(sync)
-            json.raw("}")
+            json.raw(",\"durable\":true}")
         }
     }
 

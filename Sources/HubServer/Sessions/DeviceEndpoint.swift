@@ -27,7 +27,7 @@ struct DeviceEndpoint: Sendable {
         let channel = context.requestContext.channel
         let session = DeviceSession(
             id: hub.sessions.makeID(), outbound: outbound, channel: channel, now: hub.now,
-            tokenExpiresAt: principal.expiresAt)
+            tokenExpiresAt: principal.expiresAt, quota: principal.quotaOwner)
         hub.metrics.connections.record(hub.sessions.add(session))
         hub.metrics.connectionsTotal.increment()
         let tracker = ActivityTracker(session: session)
@@ -89,7 +89,7 @@ struct DeviceEndpoint: Sendable {
         case .register(let register):
             let outcome: RegistrationOutcome
             do {
-                outcome = try hub.register(register, session: session.id, transport: "ws")
+                outcome = try hub.register(register, session: session.id, transport: "ws", quota: session.quota)
             } catch {
                 machine.registrationFailed()
                 try await perform(
@@ -110,7 +110,8 @@ struct DeviceEndpoint: Sendable {
         case .ingest(let device, let telemetry):
             let ingested: Ingested
             do {
-                ingested = try hub.ingest(device: device, samples: telemetry.samples, transport: "ws")
+                ingested = try hub.ingest(
+                    device: device, samples: telemetry.samples, transport: "ws", quota: session.quota)
             } catch {
                 try await perform(
                     machine.failed(id: telemetry.id, error), machine: &machine, session: session, logger: logger)

@@ -16,12 +16,18 @@ final class DeviceSession: Sendable {
     let writeStartedAt = Atomic<Int64>(0)
     /// Unix ms when the session's token expires (`Int64.max` when it does not).
     let tokenExpiresAt: Int64
+    /// Whose quota the devices and series this session brings in count against (``Principal/quotaOwner``).
+    let quota: String?
     private let closing = Atomic<Bool>(false)
     private let pingInFlight = Atomic<Bool>(false)
     private let registeredDevice = Mutex<String?>(nil)
 
-    init(id: SessionID, outbound: WebSocketOutboundWriter, channel: any Channel, now: Int64, tokenExpiresAt: Int64?) {
+    init(
+        id: SessionID, outbound: WebSocketOutboundWriter, channel: any Channel, now: Int64, tokenExpiresAt: Int64?,
+        quota: String? = nil
+    ) {
         self.id = id
+        self.quota = quota
         self.outbound = outbound
         self.channel = channel
         self.lastActivity = Atomic(now)

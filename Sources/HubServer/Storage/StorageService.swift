@@ -55,6 +55,8 @@ public final class StorageService: Service, Sendable {
         flags.stopRequested.store(true, ordering: .releasing)
         hub.storageSignal.signal()
         for await _ in finished.stream {}
+        // Stopped last: every other service that writes (alerts, commands, the server) has stopped already.
+        hub.closeArchives()
     }
 
     // MARK: The writer thread
@@ -92,7 +94,11 @@ public final class StorageService: Service, Sendable {
             if stopping || hub.isFlushDue(now: now) {
                 if let batch = hub.takeBatch() {
                     if flush(batch, writer: &writer, sealAll: false) {
+                        if failures >= Hub.storageFailureThreshold {
+                            hub.logger.notice("storage writes again", metadata: ["failed_flushes": "\(failures)"])
+                        }
                         failures = 0
+                        hub.storageWrote()
                     } else {
                         failures += 1
                         if stopping && failures >= 5 {
@@ -131,7 +137,7 @@ public final class StorageService: Service, Sendable {
             var write = try writer.step(batch?.samples ?? [], now: hub.now, sealAll: sealAll) { id, from, to in
                 try archive.sealedSamples(seriesID: id, from: from, to: to)
             }
-            if let batch { write.devices = hub.deviceRecords(batch.devices) }
+            if let batch { (write.devices, write.forgottenDevices) = hub.deviceRecords(batch.devices) }
             try archive.apply(write)
             if let batch { hub.committed(batch) }
             let metrics = hub.metrics
@@ -147,6 +153,7 @@ public final class StorageService: Service, Sendable {
             writer = before
             if let batch { hub.failed(batch) }
             hub.metrics.storageErrors.increment()
+            hub.storageFailing(error)
             hub.logger.error("storage write failed; retrying", metadata: ["error": "\(error)"])
             recordCPU()
             return false

@@ -50,6 +50,11 @@ public final class HubMetrics: Sendable {
     let commandResultsDuplicate: Metrics.Counter
     let commandWriteErrors: Metrics.Counter
     private let commandOutcomeCounters: [DeliveryStatus: Metrics.Counter]
+    let pendingConnections: Metrics.Gauge
+    let headerTimeouts: Metrics.Counter
+    let framesRefused: Metrics.Counter
+    let devicesExpired: Metrics.Counter
+    private let refusedCounters: [PendingConnections.Refusal: Metrics.Counter]
     private let residentMemory: Metrics.Gauge
     private let cpuSeconds: Metrics.Gauge
     private let openFDs: Metrics.Gauge
@@ -104,6 +109,16 @@ public final class HubMetrics: Sendable {
         commandResultsDuplicate = Metrics.Counter(
             label: "telemetryhub_command_results_duplicate_total", factory: factory)
         commandWriteErrors = Metrics.Counter(label: "telemetryhub_command_write_errors_total", factory: factory)
+        pendingConnections = Metrics.Gauge(label: "telemetryhub_pending_connections", factory: factory)
+        headerTimeouts = Metrics.Counter(label: "telemetryhub_header_timeouts_total", factory: factory)
+        framesRefused = Metrics.Counter(label: "telemetryhub_websocket_frames_refused_total", factory: factory)
+        devicesExpired = Metrics.Counter(label: "telemetryhub_devices_expired_total", factory: factory)
+        refusedCounters = [
+            .total: Metrics.Counter(
+                label: "telemetryhub_connections_refused_total", dimensions: [("cap", "total")], factory: factory),
+            .address: Metrics.Counter(
+                label: "telemetryhub_connections_refused_total", dimensions: [("cap", "address")], factory: factory),
+        ]
         var outcomes: [DeliveryStatus: Metrics.Counter] = [:]
         for status in DeliveryStatus.allCases where status != .pending {
             outcomes[status] = Metrics.Counter(
@@ -125,6 +140,11 @@ public final class HubMetrics: Sendable {
     }
 
     /// Counts an error sent to a client, by code.
+    /// Counts a connection refused by a pending-connection cap.
+    func connectionsRefused(_ refusal: PendingConnections.Refusal) {
+        refusedCounters[refusal]?.increment()
+    }
+
     func error(_ code: ErrorCode) {
         let counter = errorCounters.withLock { counters in
             if let counter = counters[code.rawValue] { return counter }

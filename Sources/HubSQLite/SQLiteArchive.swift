@@ -393,8 +393,8 @@ public final class SQLiteArchive: SampleArchive {
     private static func devices(_ db: SQLiteConnection) throws -> [DeviceRecord] {
         let rows = try db.cached(
             """
-            SELECT device, kind, rooms, meta, state, since, reason, transport, first_seen, last_seen, commands
-            FROM devices ORDER BY device
+            SELECT device, kind, rooms, meta, state, since, reason, transport, first_seen, last_seen, commands,
+            quota_owner FROM devices ORDER BY device
             """)
         var result: [DeviceRecord] = []
         while try rows.step() {
@@ -414,12 +414,14 @@ public final class SQLiteArchive: SampleArchive {
             if case .array(let items)? = try? JSONParser.parse(rows.text(10)) {
                 commands = items.compactMap { try? CommandSpec(json: $0) }
             }
-            result.append(
-                DeviceRecord(
-                    device: rows.text(0), kind: rows.text(1), rooms: rooms, meta: meta,
-                    state: PresenceState(rawValue: rows.text(4)) ?? .offline, since: rows.int64(5),
-                    reason: PresenceReason(rawValue: rows.text(6)) ?? .closed, session: nil, transport: rows.text(7),
-                    firstSeen: rows.int64(8), lastSeen: rows.int64(9), commands: commands))
+            var record = DeviceRecord(
+                device: rows.text(0), kind: rows.text(1), rooms: rooms, meta: meta,
+                state: PresenceState(rawValue: rows.text(4)) ?? .offline, since: rows.int64(5),
+                reason: PresenceReason(rawValue: rows.text(6)) ?? .closed, session: nil, transport: rows.text(7),
+                firstSeen: rows.int64(8), lastSeen: rows.int64(9), commands: commands)
+            let owner = rows.text(11)
+            record.quotaOwner = owner.isEmpty ? nil : owner
+            result.append(record)
         }
         rows.reset()
         return result
@@ -429,7 +431,7 @@ public final class SQLiteArchive: SampleArchive {
         let upsert = try db.cached(
             """
             INSERT OR REPLACE INTO devices(device, kind, rooms, meta, state, since, reason, transport, first_seen,
-            last_seen, commands) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            last_seen, commands, quota_owner) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for record in records {
             var rooms = JSONWriter()
@@ -449,6 +451,7 @@ public final class SQLiteArchive: SampleArchive {
             var commands = JSONWriter()
             commands.value(.array(record.commands.map(\.json)))
             upsert.bind(commands.string, at: 11)
+            upsert.bind(record.quotaOwner ?? "", at: 12)
             try upsert.run()
         }
     }

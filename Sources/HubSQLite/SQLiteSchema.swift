@@ -60,6 +60,10 @@ enum SQLiteSchema {
         """
         ALTER TABLE devices ADD COLUMN commands TEXT NOT NULL DEFAULT '[]';
         """,
+        // 3: the token whose quota the device counts against (`TokenQuotas`), so quotas survive a restart.
+        """
+        ALTER TABLE devices ADD COLUMN quota_owner TEXT;
+        """,
     ]
 
 }

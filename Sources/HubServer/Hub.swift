@@ -75,6 +75,12 @@ public final class Hub: Sendable {
         /// shows, even when they are pushed after it was taken.
         var alertSeq: UInt64 = 0
 
+        /// Copies the device's quota owner into its record (saved with the next flush), once it has one.
+        mutating func keepQuotaOwner(of device: String) {
+            guard let owner = quotas.owner(of: device), registry[device]?.quotaOwner != owner else { return }
+            registry.setQuotaOwner(owner, of: device)
+        }
+
         /// Records events to write; returns the number of the first.
         mutating func recordAlerts(_ events: [AlertEvent]) -> UInt64 {
             alertWrites.events += events
@@ -116,15 +122,25 @@ public final class Hub: Sendable {
                 alerts: AlertEngine(maxWindowSamples: configuration.alerts.maxWindowSamples)))
     }
 
-    /// Loads what the archive keeps for start-up: the device registry (every device offline) and warm rings.
+    /// Loads what the archive keeps for start-up: the device registry (every device offline) and warm rings. Series
+    /// of devices without a record (forgotten when they expired) stay on disk only.
     public func restore(_ startup: ArchiveStartup) {
         let now = clock()
+        let known = Set(startup.devices.map(\.device))
+        let newest = startup.newest.filter { known.contains($0.0.device) }
         let (devices, series) = state.withLock { state in
             state.registry.restore(startup.devices, now: now)
-            for (key, samples) in startup.newest { state.store.warm(key, samples: samples) }
+            for (key, samples) in newest { state.store.warm(key, samples: samples) }
+            // Quotas go on where they were: each device counts again for the token that brought it in.
+            for record in startup.devices {
+                guard let owner = record.quotaOwner else { continue }
+                state.quotas.record(
+                    device: record.device, existingSeries: state.store.seriesCount(of: record.device), newSeries: 0,
+                    claimant: owner)
+            }
             return (state.registry.count, state.store.seriesCount)
         }
-        let index = SeriesIndex(keys: startup.newest.map(\.0))
+        let index = SeriesIndex(keys: newest.map(\.0))
         seriesIndex.withLock { $0 = (index, $0.generation + 1) }
         metrics.devicesKnown.record(devices)
         metrics.series.record(series)
@@ -162,7 +178,7 @@ public final class Hub: Sendable {
             }
             if state.writeBehind.isFull {
                 throw .rateLimited(
-                    "the hub's storage is behind (\(state.writeBehind.samples.count) samples wait); retry shortly")
+                    "the hub's storage is behind (\(state.writeBehind.pendingCount) samples wait); retry shortly")
             }
             // Moved out for the duration, so the store can append to it while it is being mutated itself.
             var buffer = WriteBehindBuffer(flushIntervalMs: 0, flushMaxSamples: 0, maxPendingSamples: 0)
@@ -193,6 +209,7 @@ public final class Hub: Sendable {
             state.quotas.record(
                 device: device, existingSeries: existingSeries, newSeries: result.newSeries.count, claimant: quota)
             appeared = state.registry.touch(device: device, transport: transport, now: now)
+            state.keepQuotaOwner(of: device)
             let ticket = buffer.endMessage(device: device, now: now)
             return (result, ticket, state.store.seriesCount, before < flushMax && buffer.samples.count >= flushMax)
         }
@@ -215,9 +232,10 @@ public final class Hub: Sendable {
         return Ingested(result: result, ticket: ticket)
     }
 
-    /// Returns once the message with `ticket` is durable (committed by the write-behind).
-    public func waitDurable(_ ticket: UInt64) async throws {
-        try await durability.wait(for: ticket)
+    /// Returns once the message with `ticket` is durable (committed by the write-behind); with a `timeout`, throws
+    /// when it passes first (the samples are still accepted and will be written).
+    public func waitDurable(_ ticket: UInt64, timeout: Duration? = nil) async throws {
+        try await durability.wait(for: ticket, timeout: timeout)
     }
 
     // MARK: Write-behind hand-over
@@ -238,7 +256,7 @@ public final class Hub: Sendable {
     func takeBatch() -> WriteBehindBuffer.Batch? {
         let (batch, committed) = state.withLock { state in
             let batch = state.writeBehind.take()
-            metrics.storagePending.record(state.writeBehind.samples.count)
+            metrics.storagePending.record(state.writeBehind.pendingCount)
             return (batch, state.writeBehind.committedTicket)
         }
         if batch == nil { durability.commit(through: committed) }
@@ -339,6 +357,7 @@ public final class Hub: Sendable {
             state.quotas.record(device: message.device, existingSeries: existingSeries, newSeries: 0, claimant: quota)
             let outcome = state.registry.register(
                 message, session: session, transport: transport, now: now, reason: reason)
+            state.keepQuotaOwner(of: message.device)
             state.writeBehind.changed(device: message.device, now: now)
             return (outcome, state.registry.onlineCount, state.registry.count)
         }

@@ -94,6 +94,7 @@ public enum HubApplication {
                 ) async throws -> Void
         ) {
             router.get(path) { request, _ -> Response in
+                try authenticator.checkHost(request)
                 try authenticator.checkOrigin(request)
                 _ = try await authenticator.principal(for: request, requiring: role)
                 try check(request)
@@ -102,6 +103,7 @@ public enum HubApplication {
             wsRouter.group(path)
                 .add(middleware: AuthMiddleware(authenticator: authenticator, role: role))
                 .ws { request, _ in
+                    try authenticator.checkHost(request)
                     try authenticator.checkOrigin(request)
                     try check(request)
                     guard hub.sessions.count + hub.fanout.connectionCount < configuration.limits.maxConnections else {
@@ -145,7 +147,10 @@ public enum HubApplication {
                     responder: responder, webSocketResponder: webSocketResponder,
                     configuration: .init(
                         http1: .init(
-                            additionalChannelHandlers: [UpgradeRejectionWriter(rejections: rejections)],
+                            additionalChannelHandlers: [
+                                UpgradeRejectionWriter(rejections: rejections),
+                                RequestDeadlineHandler(timeoutMs: limits.requestTimeoutMs, metrics: hub.metrics),
+                            ],
                             idleTimeout: .milliseconds(limits.idleTimeoutMs)),
                         ws: WebSocketServerConfiguration(
                             maxFrameSize: limits.maxFrameBytes, autoPing: .disabled, validateUTF8: true))),

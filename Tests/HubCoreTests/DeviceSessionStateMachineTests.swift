@@ -197,6 +197,16 @@ struct DeviceSessionStateMachineTests {
         #expect(DecodedItem.message(.ping(id: .number(2))).id == .number(2))
         #expect(DecodedItem.failure(id: nil, .invalidJSON("")).id == nil)
     }
+
+    /// A full storage backlog is the hub's doing: refusals for it never close the device's connection.
+    @Test func refusalsByTheHubDoNotCountAsBadMessages() {
+        var session = self.machine(maxErrors: 2)
+        for _ in 0..<5 { _ = session.failed(id: nil, ProtocolError.rateLimited("storage is behind"), byHub: true) }
+        #expect(!session.mustClose)
+        _ = session.failed(id: nil, ProtocolError.invalidMessage("bad"))
+        _ = session.failed(id: nil, ProtocolError.invalidMessage("bad"))
+        #expect(session.mustClose)
+    }
 }
 
 @Suite("Role and Principal")

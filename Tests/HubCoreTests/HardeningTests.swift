@@ -151,10 +151,21 @@ struct HardeningTests {
             seen.append(scanner.scan(Array(piece.utf8)))
         }
         #expect(seen == [false, false, false, true])
-        var other = RequestHeadScanner()
-        let first = other.scan(Array("GET / HTTP/1.1\r\n\r\r\n".utf8))
-        let second = other.scan(Array("\r\n".utf8))
-        #expect(!first && second)
+    }
+
+    @Test func ipv6AddressesCountByTheirSlash64() {
+        var address = [UInt8](repeating: 0, count: 16)
+        address[0] = 0x20
+        address[1] = 0x01
+        address[2] = 0x0d
+        address[3] = 0xb8
+        address[15] = 7
+        #expect(PendingConnections.key(ipv6: address) == "2001:db8:0:0::/64")
+        address[15] = 9
+        address[9] = 1
+        #expect(PendingConnections.key(ipv6: address) == "2001:db8:0:0::/64")
+        let mapped: [UInt8] = Array(repeating: 0, count: 10) + [0xFF, 0xFF, 127, 0, 0, 1]
+        #expect(PendingConnections.key(ipv6: mapped) == "127.0.0.1")
     }
 
     @Test func requestHeadScannerNotesUpgradeRequests() {
@@ -162,10 +173,21 @@ struct HardeningTests {
         let head = Array("GET /ws/device HTTP/1.1\r\nUpgrade: WebSocket\r\n\r\nrest".utf8)
         let end = head.withUnsafeBytes { upgrade.scan($0) }
         #expect(end == head.count - 4)
-        #expect(upgrade.mentionsWebSocket)
+        #expect(upgrade.isWebSocketUpgrade)
+        // "websocket" elsewhere in the head is not an upgrade.
         var plain = RequestHeadScanner()
-        let done = plain.scan(Array("GET /healthz HTTP/1.1\r\nHost: web\r\n\r\n".utf8))
-        #expect(done && !plain.mentionsWebSocket)
+        let done = plain.scan(Array("POST /api/websocket HTTP/1.1\r\nUser-Agent: websocket-gw\r\n\r\n".utf8))
+        #expect(done && !plain.isWebSocketUpgrade)
+    }
+
+    /// An HTTP parser skips empty lines before the request line: so does the scanner, or `\r\n\r\n` first would
+    /// end an empty "head" and the real upgrade after it would go unjudged.
+    @Test func requestHeadScannerSkipsLeadingEmptyLinesAndTakesBareLineFeeds() {
+        var scanner = RequestHeadScanner()
+        let head = Array("\r\n\r\n\nGET /ws/device HTTP/1.1\nupgrade: websocket\n\n".utf8)
+        let end = head.withUnsafeBytes { scanner.scan($0) }
+        #expect(end == head.count)
+        #expect(scanner.isWebSocketUpgrade)
     }
 
     @Test func frameScannerFindsHeadersAcrossPieces() {

@@ -168,8 +168,16 @@ struct WriteBehindBufferTests {
         #expect(!buffer.isFull)
         buffer.append(sample(7), now: 0)
         #expect(buffer.isFull)
-        _ = buffer.take()
+        // The batch being written still counts: a failing disk must not let the backlog grow past the limit.
+        let batch = buffer.take()!
+        #expect(buffer.isFull)
+        #expect(buffer.pendingCount == 8)
+        buffer.failed(batch)
+        #expect(buffer.isFull)
+        let again = buffer.take()!
+        buffer.committed(again)
         #expect(!buffer.isFull)
+        #expect(buffer.pendingCount == 0)
     }
 
     @Test func deviceOnlyChangesMakeAFlushDue() throws {

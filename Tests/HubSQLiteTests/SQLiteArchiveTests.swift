@@ -123,11 +123,11 @@ struct SQLiteArchiveTests {
         let archive = try SQLiteArchive(dataDirectory: temp.directory)
         #expect(archive.location == temp.path)
         #expect(FileManager.default.fileExists(atPath: temp.path))
-        #expect(try SQLiteConnection(path: temp.path).userVersion == 2)
+        #expect(try SQLiteConnection(path: temp.path).userVersion == 3)
         let reopened = try SQLiteArchive(path: temp.path)
         #expect(try reopened.stats().series == 0)
         let connection = try SQLiteConnection(path: temp.path)
-        #expect(try connection.userVersion == 2)
+        #expect(try connection.userVersion == 3)
         let mode = try connection.prepare("PRAGMA journal_mode")
         #expect(try mode.step())
         #expect(mode.text(0) == "wal")
@@ -359,6 +359,7 @@ struct SQLiteArchiveTests {
         // A later record of the same device replaces the stored one.
         var update = ArchiveWrite()
         var offline = device("thermo-1", lastSeen: Self.t0 + 60_000)
+        offline.quotaOwner = "junk junk-*"  // the quota it counts against survives a restart
         offline.state = .offline
         offline.reason = .heartbeatTimeout
         offline.rooms = []
@@ -369,8 +370,16 @@ struct SQLiteArchiveTests {
         let devices = try reopened.startup(ringCapacity: 10).devices
         #expect(devices == [offline, device("thermo-2", lastSeen: Self.t0 + 5)])
         #expect(devices.first?.meta.count == 0)
+        #expect(devices.first?.quotaOwner == "junk junk-*")
+        #expect(devices.last?.quotaOwner == nil)
         #expect(devices.last?.meta["calibration"] == write.devices[0].meta["calibration"])
         #expect(try reopened.stats().devices == 2)
+
+        // A forgotten (expired) device's record is deleted.
+        var forget = ArchiveWrite()
+        forget.forgottenDevices = ["thermo-1"]
+        try reopened.apply(forget)
+        #expect(try reopened.startup(ringCapacity: 10).devices.map(\.device) == ["thermo-2"])
     }
 
     @Test func stagedValuesKeepNegativeZeroBitExactly() throws {

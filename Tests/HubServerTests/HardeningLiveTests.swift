@@ -73,6 +73,46 @@ struct HardeningLiveTests {
         }
     }
 
+    /// Empty lines before the request line (which HTTP parsers skip) used to end an empty "head" for the guard.
+    @Test func emptyLinesBeforeTheUpgradeDoNotBypassTheFrameGuard() async throws {
+        try await LiveHub.run { live in
+            let raw = try RawSocket(port: live.port)
+            let token = try await live.token(.device)
+            raw.write(Array("\r\n\r\n".utf8))
+            #expect(await raw.handshake(path: "/ws/device", token: token).status == 101)
+            let payload = Array(#"{"type":"ping"}"#.utf8)
+            raw.write([0x81, UInt8(payload.count)] + payload)
+            #expect(await raw.readCloseCode() == 1002)
+        }
+    }
+
+    @Test func plainRequestsMentioningWebSocketAreServed() async throws {
+        try await LiveHub.run(configure: { $0.auth.enabled = false }) { live in
+            let reply = try await HTTPTester(base: live.httpBase, token: nil).send(
+                "POST", "/api/telemetry", body: #"{"device":"websocket-gw","metrics":{"t":1}}"#,
+                headers: ["User-Agent": "my-websocket-gateway/1.0"])
+            #expect(reply.status == 202)
+        }
+    }
+
+    @Test func aTricklingBodyIsClosedAfterTheRequestTimeout() async throws {
+        try await LiveHub.run(configure: { $0.limits.requestTimeoutMs = 500 }) { live in
+            let raw = try RawSocket(port: live.port)
+            raw.write(Array("POST /api/telemetry HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{".utf8))
+            let started = ContinuousClock.now
+            var received: [UInt8] = []
+            while started.duration(to: .now) < .seconds(4) {
+                raw.write([0x20])
+                let chunk = await raw.read(max: 4_096)
+                if chunk.isEmpty { break }
+                received += chunk
+            }
+            // Answered 401 at once, then closed once the body had not arrived within 500 ms.
+            #expect(String(decoding: received, as: UTF8.self).contains("401"))
+            #expect(started.duration(to: .now) < .seconds(4))
+        }
+    }
+
     @Test func anUnmaskedFrameIsClosedWith1002() async throws {
         try await LiveHub.run { live in
             let raw = try RawSocket(port: live.port)
@@ -149,6 +189,12 @@ struct HardeningLiveTests {
             let samePage = try await http.send(
                 "POST", "/api/telemetry", body: body, headers: ["Origin": "http://127.0.0.1:\(live.port)"])
             #expect(samePage.status == 202)
+            // DNS rebinding: a page on evil.example rebound to this machine sends its own name as Host and Origin.
+            let rebound = try await http.send(
+                "POST", "/api/telemetry", body: body,
+                headers: ["Host": "evil.example:\(live.port)", "Origin": "http://evil.example:\(live.port)"])
+            #expect(rebound.status == 403)
+            #expect(try await http.send("GET", "/api/devices", headers: ["Host": "evil.example"]).status == 403)
             let accepted = try await http.send("POST", "/api/telemetry", body: body)
             #expect(accepted.status == 202)
             #expect(accepted.json?["durable"] == .bool(true))
@@ -177,6 +223,36 @@ struct HardeningLiveTests {
                 try await HTTPTester(base: live.httpBase, token: other).send(
                     "POST", "/api/telemetry", body: #"{"device":"good-1","metrics":{"t":1}}"#
                 ).status == 202)
+        }
+    }
+
+    @Test func quotasSurviveARestart() async throws {
+        let dataDir = NSTemporaryDirectory() + "telemetryhub-quota-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let configure: (inout HubConfiguration) -> Void = {
+            $0.dataDir = dataDir
+            $0.limits.maxDevicesPerToken = 2
+        }
+        let body = #"{"device":"DEVICE","metrics":{"t":1}}"#
+        try await LiveHub.run(configure: configure) { live in
+            let junk = try await live.authority.issue(
+                role: .device, subject: "junk", devicePattern: "junk-*", ttl: 3_600)
+            for device in ["junk-1", "junk-2"] {
+                let reply = try await HTTPTester(base: live.httpBase, token: junk).send(
+                    "POST", "/api/telemetry", body: body.replacingOccurrences(of: "DEVICE", with: device))
+                #expect(reply.status == 202)
+            }
+        }
+        try await LiveHub.run(configure: configure) { live in
+            let junk = try await live.authority.issue(
+                role: .device, subject: "junk", devicePattern: "junk-*", ttl: 3_600)
+            let http = HTTPTester(base: live.httpBase, token: junk)
+            let third = try await http.send(
+                "POST", "/api/telemetry", body: body.replacingOccurrences(of: "DEVICE", with: "junk-3"))
+            #expect(third.status == 413)
+            let known = try await http.send(
+                "POST", "/api/telemetry", body: body.replacingOccurrences(of: "DEVICE", with: "junk-1"))
+            #expect(known.status == 202)
         }
     }
 

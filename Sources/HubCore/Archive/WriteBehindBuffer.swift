@@ -41,7 +41,13 @@ public struct WriteBehindBuffer: Sendable {
     }
 
     /// Whether more samples would exceed the pending limit.
-    public var isFull: Bool { samples.count >= maxPendingSamples }
+    public var isFull: Bool { pendingCount >= maxPendingSamples }
+
+    /// Samples waiting, those of the batch being written included (it comes back on a failed write).
+    public var pendingCount: Int { samples.count + inFlight }
+
+    /// Samples of the batch taken and not yet committed or failed.
+    public private(set) var inFlight = 0
 
     /// Adds accepted samples and changed devices as one message; returns the ticket that is durable once they are
     /// written.
@@ -95,6 +101,7 @@ public struct WriteBehindBuffer: Sendable {
             return nil
         }
         let batch = Batch(samples: samples, devices: devices, throughTicket: lastTicket, oldestAt: oldestAt)
+        inFlight = samples.count
         samples = []
         devices = []
         self.oldestAt = nil
@@ -103,12 +110,14 @@ public struct WriteBehindBuffer: Sendable {
 
     /// Records that `batch` committed: its tickets are durable.
     public mutating func committed(_ batch: Batch) {
+        inFlight = 0
         committedTicket = max(committedTicket, batch.throughTicket)
         if isEmpty { committedTicket = max(committedTicket, lastTicket) }
     }
 
     /// Puts a batch that failed to write back in front of what arrived since, to be retried.
     public mutating func failed(_ batch: Batch) {
+        inFlight = 0
         samples = batch.samples + samples
         devices.formUnion(batch.devices)
         oldestAt = min(oldestAt ?? batch.oldestAt, batch.oldestAt)

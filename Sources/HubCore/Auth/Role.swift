@@ -52,10 +52,12 @@ public struct Principal: Sendable, Equatable {
         return devicePattern?.matches(device) ?? true
     }
 
-    /// Whose quota (``TokenQuotas``) devices and series this principal brings in count against: its subject, or
-    /// nil for admins (and `--no-auth`), who have none.
+    /// Whose quota (``TokenQuotas``) devices and series this principal brings in count against: a device token
+    /// restricted to a pattern counts under its subject and pattern; unrestricted device tokens (a fleet's gateway
+    /// credential, which may act as any device), admins and `--no-auth` have none (only `limits.max_devices`).
     public var quotaOwner: String? {
-        role == .admin ? nil : subject
+        guard role == .device, let devicePattern else { return nil }
+        return "\(subject) \(devicePattern.text)"
     }
 
     /// A principal with every right, used when auth is disabled (`--no-auth`).

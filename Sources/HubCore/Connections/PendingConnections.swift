@@ -40,6 +40,19 @@ public struct PendingConnections: Sendable, Equatable {
         return nil
     }
 
+    /// The key an IPv6 address is counted under: its /64 network (one host usually holds a whole /64, so counting
+    /// single addresses would cap nothing), or the IPv4 address of an IPv4-mapped one (`::ffff:a.b.c.d`).
+    public static func key(ipv6 bytes: [UInt8]) -> String {
+        guard bytes.count == 16 else { return "invalid" }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            return bytes[12..<16].map(String.init).joined(separator: ".")
+        }
+        let groups = stride(from: 0, to: 8, by: 2).map {
+            String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+        }
+        return groups.joined(separator: ":") + "::/64"
+    }
+
     /// Stops counting a connection `admit` counted (it closed, or became an authenticated session).
     public mutating func release(_ address: String) {
         guard let count = perAddress[address] else { return }
@@ -48,19 +61,24 @@ public struct PendingConnections: Sendable, Equatable {
     }
 }
 
-/// Finds the end of an HTTP request head (`CRLF CRLF`) in bytes that arrive in pieces, without keeping them, and
-/// notes whether the head mentions `websocket` (an upgrade request), case-insensitively.
+/// Finds the end of an HTTP request head in bytes that arrive in pieces, as an HTTP parser does: empty lines before
+/// the request line are skipped, lines end with LF (a CR before it is ignored), and the head ends at the first empty
+/// line. Notes whether the head has an `Upgrade` header naming `websocket`. Keeps at most one line's first bytes.
 public struct RequestHeadScanner: Sendable, Equatable {
-    /// How many bytes of `\r\n\r\n` the bytes so far end with.
-    private var matched = 0
-    /// How many bytes of `websocket` the bytes so far end with.
-    private var matchedWord = 0
+    /// Whether the request line has begun (leading empty lines are skipped).
+    private var started = false
+    /// Bytes of the current line, CRs left out.
+    private var lineLength = 0
+    /// The current line's first bytes, lowercased (enough to read a header's name and a short value).
+    private var line: [UInt8] = []
     /// Whether the end of the head was seen.
     public private(set) var complete = false
-    /// Whether the head contains `websocket` (as the `Upgrade` header of an upgrade request does).
-    public private(set) var mentionsWebSocket = false
+    /// Whether the head has `Upgrade: websocket` (any case, among other protocols or not).
+    public private(set) var isWebSocketUpgrade = false
 
-    private static let word = Array("websocket".utf8)
+    private static let upgradeName = Array("upgrade:".utf8)
+    private static let webSocket = Array("websocket".utf8)
+    private static let keptBytes = 256
 
     /// Creates a scanner at the start of a request.
     public init() {}
@@ -70,25 +88,24 @@ public struct RequestHeadScanner: Sendable, Equatable {
     public mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Int? {
         guard !complete else { return 0 }
         for (index, byte) in bytes.enumerated() {
-            let lower = byte | (byte >= 0x41 && byte <= 0x5A ? 0x20 : 0)
-            if lower == Self.word[matchedWord] {
-                matchedWord += 1
-                if matchedWord == Self.word.count {
-                    mentionsWebSocket = true
-                    matchedWord = 0
-                }
-            } else {
-                matchedWord = lower == Self.word[0] ? 1 : 0
-            }
-            let expected: UInt8 = matched % 2 == 0 ? 0x0D : 0x0A
-            if byte == expected {
-                matched += 1
-                if matched == 4 {
+            switch byte {
+            case 0x0D:
+                continue
+            case 0x0A:
+                guard started else { continue }
+                if lineLength == 0 {
                     complete = true
                     return index + 1
                 }
-            } else {
-                matched = byte == 0x0D ? 1 : 0
+                if line.starts(with: Self.upgradeName), Self.contains(line, Self.webSocket) {
+                    isWebSocketUpgrade = true
+                }
+                lineLength = 0
+                line.removeAll(keepingCapacity: true)
+            default:
+                started = true
+                lineLength += 1
+                if line.count < Self.keptBytes { line.append(byte | (byte >= 0x41 && byte <= 0x5A ? 0x20 : 0)) }
             }
         }
         return nil
@@ -102,5 +119,12 @@ public struct RequestHeadScanner: Sendable, Equatable {
     /// Marks the head complete without having seen its end (the server answered, so it has read one).
     public mutating func markComplete() {
         complete = true
+    }
+
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard haystack.count >= needle.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { start in
+            haystack[start..<(start + needle.count)].elementsEqual(needle)
+        }
     }
 }

@@ -60,6 +60,8 @@ public struct DeviceRecord: Equatable, Sendable {
     public var lastSeen: Int64
     /// The commands the device says it accepts (`register`'s optional `commands`).
     public var commands: [CommandSpec]
+    /// The token whose quota the device counts against (``TokenQuotas``); nil for none. Not shown to clients.
+    public var quotaOwner: String?
 
     /// Creates a record.
     public init(
@@ -177,6 +179,7 @@ public struct DeviceRegistry: Sendable {
             lastSeen: now,
             commands: message.commands
         )
+        records[message.device]!.quotaOwner = previous?.quotaOwner
         return RegistrationOutcome(
             replacedSession: replaced,
             event: PresenceEvent(device: message.device, state: .online, reason: reason, ts: now))
@@ -223,6 +226,11 @@ public struct DeviceRegistry: Sendable {
             if records[record.device]?.state == .online { onlineCount -= 1 }
             records[record.device] = record
         }
+    }
+
+    /// Records the token whose quota `device` counts against (kept with the record, so it survives a restart).
+    public mutating func setQuotaOwner(_ owner: String, of device: String) {
+        records[device]?.quotaOwner = owner
     }
 
     /// Forgets every offline device last heard of before `cutoff` (Unix ms); returns their ids, sorted. Online

@@ -84,9 +84,10 @@ public struct DeviceSessionStateMachine: Sendable {
         consecutiveErrors = 0
     }
 
-    /// Notes a failed message and returns the error reply to send.
-    public mutating func failed(id: MessageID?, _ error: ProtocolError) -> Action {
-        consecutiveErrors += 1
+    /// Notes a failed message and returns the error reply to send. A refusal that is the hub's doing, not the
+    /// client's (`byHub`: its storage is behind), is answered but not counted towards closing the connection.
+    public mutating func failed(id: MessageID?, _ error: ProtocolError, byHub: Bool = false) -> Action {
+        if !byHub { consecutiveErrors += 1 }
         return .reply(.error(id: id, error))
     }
 }

@@ -35,6 +35,26 @@ struct Authenticator: Sendable {
         throw HubHTTPError(.forbidden("origin \(origin) is not allowed (auth.allowed_origins)"))
     }
 
+    /// Without auth, answers only requests addressed to an IP address, `localhost`, or a host named in
+    /// `auth.allowed_origins`: a page whose DNS name is rebound to this machine (DNS rebinding) sends its own name
+    /// as `Host` and `Origin`, which the origin check alone would take for the hub's own.
+    func checkHost(_ request: Request) throws(HubHTTPError) {
+        guard authority == nil else { return }
+        let host = Self.hostName(request.head.authority ?? "")
+        if Self.isAddressOrLocal(host) { return }
+        if allowedOrigins.contains("*") || allowedOrigins.contains(where: { Self.hostName($0) == host }) { return }
+        throw HubHTTPError(
+            .forbidden(
+                "without auth the hub answers only requests to an IP address or localhost, not '\(host.prefix(80))' (list it in auth.allowed_origins)"
+            ))
+    }
+
+    /// Whether `host` is an IP literal (no DNS name to rebind) or `localhost`.
+    static func isAddressOrLocal(_ host: String) -> Bool {
+        if host.isEmpty || host == "localhost" || host.hasPrefix("[") { return true }
+        return host.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") }
+    }
+
     /// The host name of an origin (`scheme://host:port`) or authority (`host:port`), lowercased.
     static func hostName(_ text: String) -> String {
         var rest = Substring(text)

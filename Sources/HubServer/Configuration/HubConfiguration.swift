@@ -80,8 +80,9 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         public var maxMetaBytes = 4_096
         /// Most devices the hub knows (default 100,000); registering or sending for one more is `too_large`.
         public var maxDevices = 100_000
-        /// Most devices one token (by its subject) may bring into the hub (default 10,000); 0 means no quota.
-        /// Tokens of the `admin` role, `--no-auth` and the MQTT bridge are not counted.
+        /// Most devices one device token restricted to a pattern (by subject and pattern) may bring into the hub
+        /// (default 10,000); 0 means no quota. Unrestricted device tokens, admin tokens, `--no-auth` and the MQTT
+        /// bridge are not counted.
         public var maxDevicesPerToken = 10_000
         /// Most series the devices one token brought in may have in all (default 100,000); 0 means no quota.
         public var maxSeriesPerToken = 100_000
@@ -94,6 +95,9 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         public var headerTimeoutMs: Int64 = 10_000
         /// An HTTP connection (not a WebSocket session) that sends nothing for this long is closed (default 60 s).
         public var idleTimeoutMs: Int64 = 60_000
+        /// An HTTP request must arrive whole (head and body) within this time, or its connection is closed; an HTTP
+        /// telemetry POST waits at most this long for its samples to be committed (default 30 s).
+        public var requestTimeoutMs: Int64 = 30_000
         /// Most connections on the hub that have not yet become an authenticated WebSocket session (plain HTTP
         /// requests, and upgrades still being decided), in all (default 1,024) ...
         public var maxPendingConnections = 1_024
@@ -141,6 +145,9 @@ public struct HubConfiguration: Codable, Sendable, Equatable {
         }
         if !(100...86_400_000).contains(limits.idleTimeoutMs) {
             problems.append("limits.idle_timeout_ms: must be 100 to 86400000")
+        }
+        if !(100...3_600_000).contains(limits.requestTimeoutMs) {
+            problems.append("limits.request_timeout_ms: must be 100 to 3600000")
         }
         if limits.maxPendingConnections < 1 { problems.append("limits.max_pending_connections: must be positive") }
         if limits.maxPendingConnectionsPerAddress < 1 {

@@ -298,9 +298,19 @@ struct APIRoutes: Sendable {
             if error.code == .rateLimited { throw HubHTTPError(.serviceUnavailable, error) }
             throw HubHTTPError(error)
         }
-        // Answered once the samples are committed to disk, like a WebSocket ack.
+        // Answered once the samples are committed to disk, like a WebSocket ack; a disk that stalls longer than the
+        // request timeout gets a 503, so a client never waits (nor holds its connection) forever.
+        let timeoutMs = hub.configuration.limits.requestTimeoutMs
         do {
-            try await hub.waitDurable(ingested.ticket)
+            try await hub.waitDurable(ingested.ticket, timeout: .milliseconds(timeoutMs))
+        } catch is Durability.TimedOut {
+            throw HubHTTPError(
+                .serviceUnavailable,
+                ProtocolError(
+                    code: .timeout,
+                    message:
+                        "accepted, but not on disk after \(timeoutMs) ms (storage is behind); send it again with the same timestamps to be sure"
+                ))
         } catch {
             throw HubHTTPError(
                 .internalServerError,

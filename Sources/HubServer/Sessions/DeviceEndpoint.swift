@@ -113,8 +113,9 @@ struct DeviceEndpoint: Sendable {
                 ingested = try hub.ingest(
                     device: device, samples: telemetry.samples, transport: "ws", quota: session.quota)
             } catch {
-                try await perform(
-                    machine.failed(id: telemetry.id, error), machine: &machine, session: session, logger: logger)
+                // `rate_limited` from ingest means the storage backlog is full: the hub's doing, not the device's.
+                let action = machine.failed(id: telemetry.id, error, byHub: error.code == .rateLimited)
+                try await perform(action, machine: &machine, session: session, logger: logger)
                 return
             }
             machine.succeeded()

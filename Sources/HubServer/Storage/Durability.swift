@@ -8,13 +8,20 @@ final class Durability: Sendable {
     private struct State {
         var committed: UInt64 = 0
         var failure: (any Error)?
-        var waiters: [(ticket: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        var waiters: [(ticket: UInt64, id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        var nextID: UInt64 = 0
+    }
+
+    /// A wait that ran out of time (the samples are accepted and will still be written).
+    struct TimedOut: Error, CustomStringConvertible {
+        var description: String { "not committed in time" }
     }
 
     private let state = Mutex(State())
 
-    /// Returns once every ticket up to `ticket` is durable; throws when storage failed for good.
-    func wait(for ticket: UInt64) async throws {
+    /// Returns once every ticket up to `ticket` is durable; throws when storage failed for good, or ``TimedOut``
+    /// when `timeout` passes first.
+    func wait(for ticket: UInt64, timeout: Duration? = nil) async throws {
         let ready: Result<Void, any Error>? = state.withLock { state in
             if state.committed >= ticket { return .success(()) }
             if let failure = state.failure { return .failure(failure) }
@@ -25,11 +32,27 @@ final class Durability: Sendable {
             let immediate: Result<Void, any Error>? = state.withLock { state in
                 if state.committed >= ticket { return .success(()) }
                 if let failure = state.failure { return .failure(failure) }
-                state.waiters.append((ticket, continuation))
+                state.nextID += 1
+                let id = state.nextID
+                state.waiters.append((ticket, id, continuation))
+                if let timeout {
+                    Task { [self] in
+                        try? await Task.sleep(for: timeout)
+                        expire(id)
+                    }
+                }
                 return nil
             }
             if let immediate { continuation.resume(with: immediate) }
         }
+    }
+
+    /// Ends waiter `id` with ``TimedOut`` if it still waits.
+    private func expire(_ id: UInt64) {
+        let waiter = state.withLock { state in
+            state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0) }
+        }
+        waiter?.continuation.resume(throwing: TimedOut())
     }
 
     /// The highest durable ticket.

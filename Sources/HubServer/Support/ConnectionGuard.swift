@@ -96,7 +96,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func start(context: ChannelHandlerContext) {
         guard address == nil, phase == .head else { return }
-        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        let address = Self.pendingKey(context.channel.remoteAddress)
         if admission.admit(address) != nil {
             phase = .closed
             context.close(promise: nil)
@@ -133,7 +133,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         if phase == .head {
             guard let end = head.scan(bytes) else { return nil }
             headComplete()
-            guard head.mentionsWebSocket else {
+            guard head.isWebSocketUpgrade else {
                 phase = .plain
                 return nil
             }
@@ -170,28 +170,36 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch phase {
-        case .head:
-            // The server answers only after reading a head, whatever line endings it used.
+        if phase != .webSocket, phase != .closed, case .byteBuffer(let buffer) = unwrapOutboundIn(data),
+            buffer.readableBytesView.starts(with: Self.switchingProtocols)
+        {
+            // 101: WebSocket frames follow. Only after an upgrade head the guard read (it judged every byte since);
+            // a head it read otherwise would let frames pass unjudged, so that connection is closed instead.
+            guard phase == .upgrading else {
+                phase = .closed
+                admission.metrics.framesRefused.increment()
+                promise?.fail(ChannelError.ioOnClosedChannel)
+                context.close(promise: nil)
+                return
+            }
+            phase = .webSocket
+        } else if phase == .head || phase == .upgrading {
+            // Any other answer: the server read a head (whatever it looked like); HTTP from here on.
             head.markComplete()
             headComplete()
             phase = .plain
-        case .upgrading:
-            // The answer to the upgrade request: 101 means WebSocket frames follow; anything else, HTTP.
-            if case .byteBuffer(let buffer) = unwrapOutboundIn(data),
-                buffer.readableBytesView.starts(with: Self.switchingProtocols)
-            {
-                phase = .webSocket
-            } else {
-                phase = .plain
-            }
-        case .webSocket, .plain, .closed:
-            break
         }
         context.write(data, promise: promise)
     }
 
     private static let switchingProtocols = Array("HTTP/1.1 101".utf8)
+
+    /// What a connection from `address` is counted under: the IPv4 address, or the /64 of an IPv6 one.
+    static func pendingKey(_ address: SocketAddress?) -> String {
+        guard case .v6(let v6)? = address else { return address?.ipAddress ?? "unknown" }
+        let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+        return PendingConnections.key(ipv6: bytes)
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard event is Promote else {

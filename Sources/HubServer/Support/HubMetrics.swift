@@ -52,6 +52,7 @@ public final class HubMetrics: Sendable {
     private let commandOutcomeCounters: [DeliveryStatus: Metrics.Counter]
     let pendingConnections: Metrics.Gauge
     let headerTimeouts: Metrics.Counter
+    let requestTimeouts: Metrics.Counter
     let framesRefused: Metrics.Counter
     let devicesExpired: Metrics.Counter
     private let refusedCounters: [PendingConnections.Refusal: Metrics.Counter]
@@ -111,6 +112,7 @@ public final class HubMetrics: Sendable {
         commandWriteErrors = Metrics.Counter(label: "telemetryhub_command_write_errors_total", factory: factory)
         pendingConnections = Metrics.Gauge(label: "telemetryhub_pending_connections", factory: factory)
         headerTimeouts = Metrics.Counter(label: "telemetryhub_header_timeouts_total", factory: factory)
+        requestTimeouts = Metrics.Counter(label: "telemetryhub_request_timeouts_total", factory: factory)
         framesRefused = Metrics.Counter(label: "telemetryhub_websocket_frames_refused_total", factory: factory)
         devicesExpired = Metrics.Counter(label: "telemetryhub_devices_expired_total", factory: factory)
         refusedCounters = [

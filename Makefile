@@ -4,7 +4,7 @@ PORT ?= 8080
 DEVICES ?= 20
 BIN := .build/debug/telemetryhub
 
-.PHONY: run test build release format format-check conformance browser-test clean
+.PHONY: run test build release format format-check conformance browser-test clean fuzz chaos
 
 ## make run: install what is missing, build, start the hub with simulated devices, print the dashboard URL
 run: build
@@ -19,6 +19,9 @@ test:
 	$(SWIFT) test --skip-build --no-parallel
 	scripts/browser-test.sh
 	scripts/autobahn.sh
+	# Every fuzz target for a short while, and a short chaos run (SIGKILLed hub, restarted broker): nothing acked lost.
+	scripts/fuzz.sh --seconds $(FUZZ_CI_SECONDS)
+	scripts/chaos.sh --cycles 3
 	$(MAKE) format-check
 
 build:
@@ -45,3 +48,13 @@ browser-test: build
 
 clean:
 	rm -rf .build .build-autobahn
+
+## make chaos: SIGKILL the hub and restart the broker at random moments; every acknowledged sample must be stored
+chaos: build
+	scripts/chaos.sh --bin $(BIN)
+
+## make fuzz: build the libFuzzer targets of HubCore (Tests/Fuzz) and run each for FUZZ_SECONDS (default 60)
+FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 15
+fuzz:
+	scripts/fuzz.sh --seconds $(FUZZ_SECONDS)

@@ -116,6 +116,12 @@ struct HardeningTests {
         #expect(guardState.receive(opcode: 0, fin: true, masked: true, payloadLength: 41) != .pass)
     }
 
+    /// Found by the `ws_frames` fuzzer: a frame longer than 2^40 bytes was counted as 2^40 and passed a 2^40 cap.
+    @Test func aFrameBeyondTheLargestCapIsRefused() {
+        var guardState = WebSocketFrameGuard(maxMessageBytes: 1 << 40, maxFragments: 1)
+        #expect(guardState.receive(opcode: 1, fin: true, masked: true, payloadLength: 1 << 41) != .pass)
+    }
+
     @Test func guardNeverTrapsOnWildLengths() {
         var guardState = WebSocketFrameGuard(maxMessageBytes: 1 << 20, maxFragments: 1_000_000)
         #expect(guardState.receive(opcode: 1, fin: false, masked: true, payloadLength: .max) != .pass)

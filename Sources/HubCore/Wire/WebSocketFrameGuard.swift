@@ -55,7 +55,7 @@ public struct WebSocketFrameGuard: Sendable, Equatable {
             return close(Self.protocolError, "client frames must be masked")
         }
         // Bounded so that the sums below cannot overflow whatever a caller passes (a frame is never this big).
-        let length = Swift.min(Swift.max(0, payloadLength), 1 << 40)
+        let length = Swift.min(Swift.max(0, payloadLength), (1 << 40) + 1)
         switch opcode {
         case 0x1, 0x2:
             // A new message (one started while another is open is the protocol layer's to refuse).

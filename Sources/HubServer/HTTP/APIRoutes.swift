@@ -40,10 +40,13 @@ struct APIRoutes: Sendable {
     /// Why the hub is degraded: the store could not be opened for writing (data is accepted into the rings only),
     /// its writes keep failing, its backlog is full (telemetry is refused), or a gateway (the MQTT bridge) is not
     /// connected. Empty when it is healthy.
-    private func degradedReasons(gateways: [any GatewayStatus]) -> [String] {
+    /// Without `detailed`, the storage error itself (which may quote SQL and paths) is left out.
+    private func degradedReasons(gateways: [any GatewayStatus], detailed: Bool) -> [String] {
         var reasons: [String] = []
         if hub.storageFailed.load(ordering: .relaxed) { reasons.append("storage could not be opened for writing") }
-        if let problem = hub.storageProblem.withLock({ $0 }) { reasons.append(problem) }
+        if let problem = hub.storageProblem.withLock({ $0 }) {
+            reasons.append(detailed ? problem : "storage writes are failing")
+        }
         if hub.storageBacklogFull { reasons.append("storage is behind: telemetry is refused until it catches up") }
         for gateway in gateways where !gateway.isHealthy { reasons.append("\(gateway.name) is not connected") }
         return reasons
@@ -51,7 +54,7 @@ struct APIRoutes: Sendable {
 
     private func health(detailed: Bool) -> Response {
         let gateways = hub.gateways
-        let reasons = degradedReasons(gateways: gateways)
+        let reasons = degradedReasons(gateways: gateways, detailed: detailed)
         let (devices, online, series) = hub.read { store, registry in
             (registry.count, registry.onlineCount, store.seriesCount)
         }

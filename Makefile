@@ -55,6 +55,6 @@ chaos: build
 
 ## make fuzz: build the libFuzzer targets of HubCore (Tests/Fuzz) and run each for FUZZ_SECONDS (default 60)
 FUZZ_SECONDS ?= 60
-FUZZ_CI_SECONDS ?= 15
+FUZZ_CI_SECONDS ?= 10
 fuzz:
 	scripts/fuzz.sh --seconds $(FUZZ_SECONDS)

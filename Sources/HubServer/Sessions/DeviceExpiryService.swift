@@ -13,7 +13,7 @@ struct DeviceExpiryService: Service {
     func run() async throws {
         let interval = Self.sweepIntervalMs(expiryMs: hub.configuration.limits.deviceExpiryMs)
         // Cancelled at the start of a graceful shutdown: a sweep is never worth waiting a minute for.
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await FixedBeat.run(
                 every: .milliseconds(interval), now: { hub.now }, tick: { _ = hub.expireDevices() }, hourly: {})
         }

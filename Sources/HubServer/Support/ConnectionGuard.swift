@@ -31,17 +31,14 @@ final class ConnectionAdmission: Sendable {
         }
         metrics.pendingConnections.record(total)
     }
-
-    /// Pending connections now.
-    var pending: Int { counts.withLock { $0.total } }
 }
 
 /// First in every connection's pipeline, on the raw bytes:
 ///
 /// - admits the connection against the pending caps, and stops counting it once it is an authenticated WebSocket
 ///   session (``Promote``) or closes;
-/// - closes it when its first request head is not complete within `header_timeout_ms` (later requests on a
-///   kept-alive HTTP connection are bounded by the HTTP idle timeout);
+/// - closes it when its first request head is not complete within `header_timeout_ms` (every request is then
+///   bounded by `RequestDeadlineHandler`, and a kept-alive connection's silence by the HTTP idle timeout);
 /// - on an upgrade request, judges every WebSocket frame header with a ``WebSocketFrameGuard`` from the first byte
 ///   after the head, before NIO decodes or buffers anything: an unmasked frame is closed with 1002, a message in too
 ///   many fragments or bytes with 1009. Frames sent before the hub answered the upgrade (which no real client does)
@@ -103,11 +100,13 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         self.address = address
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.scheduleTask(in: headerTimeout) { [self] in
-            guard phase == .head else { return }
-            admission.metrics.headerTimeouts.increment()
-            loopBound.value.close(promise: nil)
+        // Runs on the channel's event loop, where the handler and its context live.
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let metrics = admission.metrics
+        deadline = context.eventLoop.scheduleTask(in: headerTimeout) {
+            guard bound.value.handler.phase == .head else { return }
+            metrics.headerTimeouts.increment()
+            bound.value.context.close(promise: nil)
         }
     }
 

@@ -165,7 +165,9 @@ class Hub:
                 lines = f.read().decode("utf-8", "replace").splitlines()
         except Exception:
             return "?"
-        for marker in ("Swift runtime failure", "Fatal error", "Assertion failed", "Precondition failed", "Program crashed", "Error:"):
+        markers = ("Swift runtime failure", "Fatal error", "Assertion failed", "Precondition failed", "Program crashed",
+                   "Error:")
+        for marker in markers:
             for line in lines:
                 if marker in line:
                     return trunc(line.strip(), 200)
@@ -1572,11 +1574,52 @@ def run(args):
             json.dump(out, fh, indent=1)
 
 
+# The figures of each probe that say whether the attack worked; `--compare` shows these first.
+HEADLINES = {
+    "overflow": ["hub_deaths", "xy_from_min_step3", "p1_from_min_step3", "restart1_p1_sample",
+                 "selfsigned_exp_1e17s", "token_create_ttl_1e15s"],
+    "fragments": ["rss_before_mb", "rss_peak_mb", "rss_5s_after_mb", "cpu_s_during", "conn0"],
+    "rooms": ["reply", "reply_s", "cpu_s", "stop"],
+    "halfopen": ["open_at_15s", "healthz_at_1s", "healthz_at_1s_from_127.0.0.2"],
+    "subscribe": ["A_answers", "A_burst_s", "A_cpu_s", "A_post_ms_quiet_median", "A_post_ms_max", "A_healthz_ms_max",
+                  "B_answers", "B_burst_s", "B_cpu_s", "B_post_ms_max", "B_healthz_ms_max"],
+    "quota": ["junk_2xx", "junk_refused", "good_post"],
+    "mqtt": ["anon_healthz_has_client_id", "anon_healthz_has_broker"],
+    "diskfull": ["rss_start_mb", "rss_40s_mb", "healthz", "post", "ws_ends", "stop"],
+    "small": ["a_rules_text_plain", "a_rules_evil_origin", "b_modes", "c_secret_a", "d_unmasked_ping", "e_post",
+              "e_avg_from_minute"],
+    "wal": ["samples_acked", "bytes_per_sample", "telemetry_db_total_bytes", "stop"],
+}
+
+
 def compare(before_path, after_path):
     before = json.load(open(before_path))
     after = json.load(open(after_path))
     print(f"before: {before['bin']}  ({before.get('started')})")
     print(f"after:  {after['bin']}  ({after.get('started')})")
+    for run in (before, after):  # times a probe's hub died (its figures say DEAD)
+        for figures in run["probes"].values():
+            figures["hub_deaths"] = sum(1 for v in figures.values() if isinstance(v, str) and "hub DEAD" in v)
+
+    def show(d, k, width=None):
+        if k not in d:
+            return "-"
+        v = d[k]
+        text = json.dumps(v, separators=(",", ":")) if isinstance(v, (dict, list)) else fmt(v)
+        return trunc(text, width) if width else text
+
+    names = list(before["probes"]) + [n for n in after["probes"] if n not in before["probes"]]
+    head = [(f"{n}.{k}", show(before["probes"].get(n, {}), k, 64), show(after["probes"].get(n, {}), k, 64))
+            for n in names for k in HEADLINES.get(n, [])]
+    if head:
+        print("\nheadline figures")
+        w0 = max(len(r[0]) for r in head)
+        w1 = max(len(r[1]) for r in head)
+        print(f"{'probe.figure':<{w0}} | {'before':<{w1}} | after")
+        print(f"{'-' * w0}-+-{'-' * w1}-+-{'-' * 40}")
+        for r in head:
+            print(f"{r[0]:<{w0}} | {r[1]:<{w1}} | {r[2]}")
+        print("\nall figures")
     rows = []
     names = list(before["probes"]) + [n for n in after["probes"] if n not in before["probes"]]
     for name in names:
@@ -1584,16 +1627,7 @@ def compare(before_path, after_path):
         a = after["probes"].get(name, {})
         keys = list(b) + [k for k in a if k not in b]
         for k in keys:
-            if k in ("probe_s",):
-                continue
-
-            def show(d):
-                if k not in d:
-                    return "-"
-                v = d[k]
-                return json.dumps(v, separators=(",", ":")) if isinstance(v, (dict, list)) else fmt(v)
-
-            rows.append((f"{name}.{k}", show(b), show(a)))
+            rows.append((f"{name}.{k}", show(b, k), show(a, k)))
     w0 = max(len(r[0]) for r in rows)
     w1 = min(60, max(len(r[1]) for r in rows))
     print(f"{'probe.figure':<{w0}} | {'before':<{w1}} | after")

@@ -148,6 +148,9 @@ struct HardeningTests {
         pending.release("c")
         #expect(pending.total == 0)
         #expect(pending.perAddress.isEmpty)
+        // Local clients (or a reverse proxy on the same machine) have only the total cap.
+        for _ in 0..<3 { #expect(pending.admit("127.0.0.1") == nil) }
+        #expect(pending.admit("::1") == .total)
     }
 
     @Test func requestHeadScannerFindsTheEndAcrossReads() {
@@ -172,6 +175,7 @@ struct HardeningTests {
         #expect(PendingConnections.key(ipv6: address) == "2001:db8:0:0::/64")
         let mapped: [UInt8] = Array(repeating: 0, count: 10) + [0xFF, 0xFF, 127, 0, 0, 1]
         #expect(PendingConnections.key(ipv6: mapped) == "127.0.0.1")
+        #expect(PendingConnections.key(ipv6: Array(repeating: 0, count: 15) + [1]) == "::1")
     }
 
     @Test func requestHeadScannerNotesUpgradeRequests() {

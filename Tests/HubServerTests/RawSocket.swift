@@ -9,9 +9,21 @@ import Foundation
 final class RawSocket: @unchecked Sendable {  // a file descriptor; the kernel serialises access
     private let fd: Int32
 
-    /// Connects to 127.0.0.1:`port`; `receiveBuffer` shrinks the kernel receive buffer (to stall sooner).
-    init(port: Int, receiveBuffer: Int? = nil) throws {
+    /// Connects to 127.0.0.1:`port`, from `source` when given (another loopback address, e.g. 127.0.0.2);
+    /// `receiveBuffer` shrinks the kernel receive buffer (to stall sooner).
+    init(port: Int, receiveBuffer: Int? = nil, source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else { throw TestFailure("bind \(source) failed") }
+        }
         if var size = receiveBuffer.map(Int32.init) {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }

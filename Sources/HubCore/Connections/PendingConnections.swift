@@ -4,8 +4,11 @@
 /// Without a cap a client could hold every file descriptor with half-sent requests, and then `/healthz` timed out
 /// for everyone.
 ///
+/// Connections from `127.0.0.1` and `::1` (local clients, or a reverse proxy on the same machine, through which
+/// every remote client arrives) have no per-address cap; the total cap still counts them.
+///
 /// Invariants: `total` is the sum of `perAddress`; no address has an entry of 0; `admit` never lets `total` pass
-/// `maxTotal` nor an address pass `maxPerAddress`.
+/// `maxTotal` nor an address other than a local one pass `maxPerAddress`.
 public struct PendingConnections: Sendable, Equatable {
     /// Most pending connections in all.
     public let maxTotal: Int
@@ -34,7 +37,7 @@ public struct PendingConnections: Sendable, Equatable {
     public mutating func admit(_ address: String) -> Refusal? {
         guard total < maxTotal else { return .total }
         let count = perAddress[address, default: 0]
-        guard count < maxPerAddress else { return .address }
+        guard count < maxPerAddress || Self.local.contains(address) else { return .address }
         perAddress[address] = count + 1
         total += 1
         return nil
@@ -47,11 +50,15 @@ public struct PendingConnections: Sendable, Equatable {
         if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
             return bytes[12..<16].map(String.init).joined(separator: ".")
         }
+        if bytes[0..<15].allSatisfy({ $0 == 0 }), bytes[15] == 1 { return "::1" }
         let groups = stride(from: 0, to: 8, by: 2).map {
             String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
         }
         return groups.joined(separator: ":") + "::/64"
     }
+
+    /// The addresses without a per-address cap.
+    public static let local: Set<String> = ["127.0.0.1", "::1"]
 
     /// Stops counting a connection `admit` counted (it closed, or became an authenticated session).
     public mutating func release(_ address: String) {
